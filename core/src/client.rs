@@ -1,0 +1,658 @@
+//! `ConsentClient`: the one API every shell uses. It checks each request
+//! against the rules, records it in the ledger, and returns the new state.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::ledger::{
+    self, AppContext, ChainBreak, ChainHead, Clock, Decision, Event, EventKind, Export, IdSource,
+    RandomIds, SystemClock, WithdrawalScope, EXPORT_FORMAT, HASH_RULE,
+};
+use crate::permissions::{CatalogError, OsStatus, PermissionCatalog, UserConsent};
+use crate::policy::{select_locale, PolicyDocument, PolicyError, PolicyRef, FALLBACK_LOCALE};
+use crate::state::{self, ConsentState, PolicyStatus};
+use crate::store::{decode_event, KeyProvider, Store, StoreError, StoreKey};
+
+/// Longest account id accepted from a shell.
+const MAX_ACCOUNT_ID: usize = 128;
+
+/// Errors of the client API. Each says what went wrong and what to do; none
+/// carries personal data or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("acceptance needs the user's explicit confirmation of being 18 or older (preamble, §11.1); nothing was recorded")]
+    AgeNotConfirmed,
+    #[error(
+        "the policy shown (version {offered_version}, hash {offered_hash}) is not the current one \
+         (version {current_version}, hash {current_hash}); show the current policy and ask again. Nothing was recorded"
+    )]
+    StalePolicy {
+        offered_version: u32,
+        offered_hash: String,
+        current_version: u32,
+        current_hash: String,
+    },
+    #[error("the current policy has no {locale:?} text; available: {available}")]
+    UnknownLocale { locale: String, available: String },
+    #[error("the policy must be accepted before permissions are decided (it is now {status}); nothing was recorded")]
+    PolicyNotAccepted { status: String },
+    #[error("there is no consent to withdraw for {what}: it is {state}")]
+    NothingToWithdraw { what: String, state: String },
+    #[error("account id must be 1 to {MAX_ACCOUNT_ID} visible characters")]
+    InvalidAccountId,
+    #[error(transparent)]
+    LedgerBroken(#[from] ChainBreak),
+    #[error("the consent store failed its integrity check: {0}")]
+    IntegrityCheckFailed(String),
+}
+
+/// What a shell hands in to open the client.
+pub struct ClientConfig {
+    /// Folder of the store (app-private storage on a device).
+    pub data_dir: PathBuf,
+    pub context: AppContext,
+    pub key_provider: Arc<dyn KeyProvider>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    /// Policy texts shipped with the app, for the first start offline (§10.6).
+    pub bundled_policies: Vec<PolicyDocument>,
+    pub bundled_catalog: PermissionCatalog,
+}
+
+impl ClientConfig {
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        context: AppContext,
+        key_provider: Arc<dyn KeyProvider>,
+    ) -> Self {
+        ClientConfig {
+            data_dir: data_dir.into(),
+            context,
+            key_provider,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            bundled_policies: vec![PolicyDocument::bundled()],
+            bundled_catalog: PermissionCatalog::bundled(),
+        }
+    }
+}
+
+/// The outcome of `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub head_hash: String,
+    /// SQLCipher's page HMACs and SQLite's structure both checked out.
+    pub file_integrity_ok: bool,
+}
+
+pub struct ConsentClient {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    context: AppContext,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
+    policy_id: String,
+    install_id: String,
+    /// The ledger, decoded once at open and appended to on every record.
+    events: Vec<Event>,
+    /// Every text of the newest version of the policy, one per locale.
+    current: Vec<PolicyDocument>,
+    catalog: PermissionCatalog,
+}
+
+impl ConsentClient {
+    /// Opens (or creates) the store and brings in the bundled policy and
+    /// catalog. Fails with a precise error, changing nothing, on a wrong or
+    /// missing key, a damaged file or a store from a newer app.
+    pub fn open(config: ClientConfig) -> Result<Self, ConsentError> {
+        let ids = config.ids.clone();
+        let store = Store::open(
+            &config.data_dir,
+            StoreKey::Provider(config.key_provider.as_ref()),
+            || ids.install_id().to_string(),
+        )?;
+        Self::from_store(store, config)
+    }
+
+    /// Opens an unencrypted store with the same library, for benchmarks that
+    /// need a plain-SQLite baseline in the same run.
+    #[cfg(feature = "plaintext-baseline")]
+    pub fn open_plaintext_baseline(config: ClientConfig) -> Result<Self, ConsentError> {
+        let ids = config.ids.clone();
+        let store = Store::open(&config.data_dir, StoreKey::PlaintextBaseline, || {
+            ids.install_id().to_string()
+        })?;
+        Self::from_store(store, config)
+    }
+
+    fn from_store(store: Store, config: ClientConfig) -> Result<Self, ConsentError> {
+        let policy_id = config
+            .bundled_policies
+            .first()
+            .map(|p| p.id.clone())
+            .unwrap_or_else(|| config.bundled_catalog.policy_id.clone());
+        for doc in &config.bundled_policies {
+            store.put_policy(doc)?;
+        }
+        let current = store.latest_policies(&policy_id)?;
+        if current.is_empty() {
+            return Err(PolicyError::Empty {
+                what: format!("no text of policy {policy_id} is bundled or stored"),
+            }
+            .into());
+        }
+        let catalog = match store.latest_catalog()? {
+            Some(stored) if stored.version >= config.bundled_catalog.version => stored,
+            _ => {
+                store.put_catalog(&config.bundled_catalog)?;
+                config.bundled_catalog
+            }
+        };
+        let install_id = store.install_id()?;
+        let events = store.events()?;
+        let inner = Inner {
+            store,
+            context: config.context,
+            clock: config.clock,
+            ids: config.ids,
+            policy_id,
+            install_id,
+            events,
+            current,
+            catalog,
+        };
+        Ok(ConsentClient {
+            inner: Mutex::new(inner),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the store half-written
+        // (every write is one transaction), so a poisoned lock is safe to use.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current policy in the best available language for `locale`.
+    pub fn policy(&self, locale: &str) -> PolicyDocument {
+        self.lock().text_for(locale).clone()
+    }
+
+    /// The languages the current policy is available in.
+    pub fn policy_locales(&self) -> Vec<String> {
+        self.lock()
+            .current
+            .iter()
+            .map(|d| d.locale.clone())
+            .collect()
+    }
+
+    pub fn catalog(&self) -> PermissionCatalog {
+        self.lock().catalog.clone()
+    }
+
+    pub fn state(&self) -> Result<ConsentState, ConsentError> {
+        self.lock().state()
+    }
+
+    /// Records acceptance of the policy text shown (`version`, `hash`,
+    /// `locale`) with the 18+ attestation. Accepting a version that is already
+    /// accepted records nothing new.
+    pub fn accept_policy(
+        &self,
+        version: u32,
+        hash: &str,
+        locale: &str,
+        age_confirmed: bool,
+    ) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        // Preamble, §11.1: the app is for adults; no attestation, no consent.
+        if !age_confirmed {
+            return Err(ConsentError::AgeNotConfirmed);
+        }
+        let (shown, locale) = inner.check_current(version, hash, locale)?;
+        if let PolicyStatus::Accepted { version: v, .. } = inner.state()?.policy {
+            if v == version {
+                return inner.state();
+            }
+        }
+        inner.record(
+            shown,
+            EventKind::PolicyAccepted {
+                locale,
+                age_confirmed: true,
+            },
+        )?;
+        inner.state()
+    }
+
+    /// §10.4: records the user's objection to the current version.
+    pub fn object_to_policy(
+        &self,
+        version: u32,
+        hash: &str,
+        locale: &str,
+    ) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        let (shown, locale) = inner.check_current(version, hash, locale)?;
+        if let PolicyStatus::Objected { version: v, .. } = inner.state()?.policy {
+            if v == version {
+                return inner.state();
+            }
+        }
+        inner.record(shown, EventKind::PolicyObjected { locale })?;
+        inner.state()
+    }
+
+    /// §10.2: records that the notice of the current version was shown.
+    pub fn record_notice_shown(
+        &self,
+        version: u32,
+        hash: &str,
+        locale: &str,
+    ) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        let (shown, locale) = inner.check_current(version, hash, locale)?;
+        let previous_version = match inner.state()?.policy {
+            PolicyStatus::ReconsentRequired { from_version, .. } => Some(from_version),
+            _ => None,
+        };
+        inner.record(
+            shown,
+            EventKind::PolicyNoticeShown {
+                locale,
+                previous_version,
+            },
+        )?;
+        inner.state()
+    }
+
+    /// §2.4, §6.1.3: the user allows or refuses one device function, for the
+    /// purposes the catalog names. The same decision again records nothing.
+    pub fn set_permission(
+        &self,
+        permission: &str,
+        granted: bool,
+    ) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        let purposes = inner.catalog.get(permission)?.purposes.clone();
+        let state = inner.state()?;
+        if !state.can_proceed {
+            return Err(ConsentError::PolicyNotAccepted {
+                status: describe_policy_status(&state.policy),
+            });
+        }
+        let current = state
+            .permission(permission)
+            .expect("catalog permissions are in the state");
+        let wanted = if granted {
+            UserConsent::Granted
+        } else {
+            UserConsent::Denied
+        };
+        if current.consent == wanted && current.consented_purposes == purposes {
+            return Ok(state);
+        }
+        let decision = if granted {
+            Decision::Granted
+        } else {
+            Decision::Denied
+        };
+        let policy = inner.authoritative_ref();
+        inner.record(
+            policy,
+            EventKind::PermissionDecided {
+                permission: permission.to_string(),
+                decision,
+                purposes,
+            },
+        )?;
+        inner.state()
+    }
+
+    /// The shell reports what the OS says. Only a change is recorded, so a
+    /// shell may report on every start.
+    pub fn report_os_status(
+        &self,
+        permission: &str,
+        status: OsStatus,
+    ) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        inner.catalog.get(permission)?;
+        let state = inner.state()?;
+        let unchanged = state
+            .permission(permission)
+            .is_some_and(|p| p.os_status == status && inner.os_status_was_reported(permission));
+        if unchanged {
+            return Ok(state);
+        }
+        let policy = inner.authoritative_ref();
+        inner.record(
+            policy,
+            EventKind::OsStatusChanged {
+                permission: permission.to_string(),
+                status,
+            },
+        )?;
+        inner.state()
+    }
+
+    /// §6.1.5: withdraws the consent to one permission, at once.
+    pub fn withdraw(&self, permission: &str) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        inner.catalog.get(permission)?;
+        let state = inner.state()?;
+        let consent = state
+            .permission(permission)
+            .map(|p| p.consent)
+            .unwrap_or(UserConsent::NeverAsked);
+        if consent != UserConsent::Granted {
+            return Err(ConsentError::NothingToWithdraw {
+                what: permission.to_string(),
+                state: consent.to_string(),
+            });
+        }
+        let policy = inner.authoritative_ref();
+        inner.record(
+            policy,
+            EventKind::ConsentWithdrawn {
+                scope: WithdrawalScope::Permission(permission.to_string()),
+            },
+        )?;
+        inner.state()
+    }
+
+    /// §6.1.5: withdraws every consent, the policy's included. The app goes
+    /// back to the policy screen.
+    pub fn withdraw_all(&self) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        let state = inner.state()?;
+        let anything_granted = state
+            .permissions
+            .iter()
+            .any(|p| p.consent == UserConsent::Granted);
+        let policy_consented = matches!(
+            state.policy,
+            PolicyStatus::Accepted { .. } | PolicyStatus::ReconsentRequired { .. }
+        );
+        if !anything_granted && !policy_consented {
+            return Err(ConsentError::NothingToWithdraw {
+                what: "the policy".into(),
+                state: describe_policy_status(&state.policy),
+            });
+        }
+        let policy = inner.authoritative_ref();
+        inner.record(
+            policy,
+            EventKind::ConsentWithdrawn {
+                scope: WithdrawalScope::All,
+            },
+        )?;
+        inner.state()
+    }
+
+    /// Links this installation to the user's account: later events carry the
+    /// account id as their subject.
+    pub fn link_account(&self, account_id: &str) -> Result<ConsentState, ConsentError> {
+        let mut inner = self.lock();
+        let valid = !account_id.is_empty()
+            && account_id.chars().count() <= MAX_ACCOUNT_ID
+            && account_id.chars().all(|c| c.is_ascii_graphic());
+        if !valid {
+            return Err(ConsentError::InvalidAccountId);
+        }
+        if inner.state()?.subject == account_id {
+            return inner.state();
+        }
+        let policy = inner.authoritative_ref();
+        inner.record(
+            policy,
+            EventKind::AccountLinked {
+                account_id: account_id.to_string(),
+            },
+        )?;
+        inner.state()
+    }
+
+    /// Stores a new policy text (e.g. fetched and verified by sync). A newer
+    /// version becomes current, which asks the user to consent again (§10).
+    /// Returns whether the current version changed.
+    pub fn install_policy(&self, doc: PolicyDocument) -> Result<bool, ConsentError> {
+        let mut inner = self.lock();
+        doc.validate()?;
+        if doc.id != inner.policy_id {
+            return Err(PolicyError::Invalid {
+                reason: format!("policy {:?} is not {:?}", doc.id, inner.policy_id),
+            }
+            .into());
+        }
+        inner.catalog.validate_against(&doc)?;
+        let before = inner.current[0].version;
+        inner.store.put_policy(&doc)?;
+        inner.current = inner.store.latest_policies(&inner.policy_id.clone())?;
+        Ok(inner.current[0].version != before)
+    }
+
+    /// Replaces the permission catalog with a newer version.
+    pub fn update_catalog(&self, json: &[u8]) -> Result<PermissionCatalog, ConsentError> {
+        let mut inner = self.lock();
+        let catalog = PermissionCatalog::parse(json)?;
+        catalog.check_replaces(&inner.catalog)?;
+        catalog.validate_against(inner.text_for(FALLBACK_LOCALE))?;
+        inner.store.put_catalog(&catalog)?;
+        inner.catalog = catalog.clone();
+        Ok(catalog)
+    }
+
+    /// The user's whole history, oldest first (§8.2).
+    pub fn history(&self) -> Result<Vec<Event>, ConsentError> {
+        Ok(self.lock().store.events()?)
+    }
+
+    /// How many events the ledger holds.
+    pub fn event_count(&self) -> u64 {
+        self.lock().events.len() as u64
+    }
+
+    /// The history as a self-contained, verifiable JSON document.
+    pub fn export(&self) -> Result<String, ConsentError> {
+        let inner = self.lock();
+        let events = inner.store.events()?;
+        let (head_seq, head_hash) = inner.store.head()?;
+        let mut hashes: Vec<String> = events.iter().map(|e| e.policy.hash.clone()).collect();
+        hashes.sort();
+        hashes.dedup();
+        let export = Export {
+            format: EXPORT_FORMAT.into(),
+            exported_at: ledger::format_time(inner.clock.now()),
+            install_id: inner.install_id.clone(),
+            subject: inner.state()?.subject,
+            hash_rule: HASH_RULE.into(),
+            head: ChainHead {
+                events: head_seq,
+                hash: head_hash,
+            },
+            policies: inner.store.policies_by_hash(&hashes)?,
+            events,
+        };
+        Ok(serde_json::to_string_pretty(&export).expect("an export serialises"))
+    }
+
+    /// Walks the whole chain and checks the file; names the first broken event.
+    pub fn verify(&self) -> Result<VerifyReport, ConsentError> {
+        let inner = self.lock();
+        let rows = inner.store.stored_events()?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let event = decode_event(row).map_err(|e| ChainBreak {
+                seq: row.seq,
+                id: row.id.clone(),
+                reason: e.to_string(),
+            })?;
+            if event.seq != row.seq || event.id.to_string() != row.id {
+                return Err(ChainBreak {
+                    seq: row.seq,
+                    id: row.id.clone(),
+                    reason: "its stored number or id does not match its content".into(),
+                }
+                .into());
+            }
+            events.push(event);
+        }
+        let (head_seq, head_hash) = inner.store.head()?;
+        let report = ledger::verify_chain(&events, Some((head_seq, &head_hash)))?;
+        let problems = inner.store.integrity_problems()?;
+        if !problems.is_empty() {
+            return Err(ConsentError::IntegrityCheckFailed(problems.join("; ")));
+        }
+        Ok(VerifyReport {
+            events: report.events,
+            head_hash: report.head_hash,
+            file_integrity_ok: true,
+        })
+    }
+
+    /// Events waiting for upload.
+    pub fn pending_upload(&self) -> Result<u64, ConsentError> {
+        Ok(self.lock().store.outbox_len()?)
+    }
+
+    /// The store's file path, for diagnostics.
+    pub fn store_path(&self) -> PathBuf {
+        self.lock().store.path().to_path_buf()
+    }
+}
+
+impl Inner {
+    fn state(&self) -> Result<ConsentState, ConsentError> {
+        Ok(state::fold(
+            &self.events,
+            &self.install_id,
+            &self.authoritative_ref(),
+            &self.catalog,
+        ))
+    }
+
+    fn text_for(&self, locale: &str) -> &PolicyDocument {
+        let locales: Vec<&str> = self.current.iter().map(|d| d.locale.as_str()).collect();
+        let chosen =
+            select_locale(&locales, locale).expect("the current policy has at least one text");
+        self.current
+            .iter()
+            .find(|d| d.locale == chosen)
+            .expect("chosen from these texts")
+    }
+
+    /// The current version in the authoritative language (Russian): what
+    /// events other than policy decisions are recorded under.
+    fn authoritative_ref(&self) -> PolicyRef {
+        self.text_for(FALLBACK_LOCALE).reference()
+    }
+
+    /// The text the user was shown must be the current version, and exactly
+    /// the stored text of it.
+    fn check_current(
+        &self,
+        version: u32,
+        hash: &str,
+        locale: &str,
+    ) -> Result<(PolicyRef, String), ConsentError> {
+        let current = self.authoritative_ref();
+        let shown = self
+            .current
+            .iter()
+            .find(|d| d.locale.eq_ignore_ascii_case(locale))
+            .ok_or_else(|| ConsentError::UnknownLocale {
+                locale: locale.to_string(),
+                available: self
+                    .current
+                    .iter()
+                    .map(|d| d.locale.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let shown_ref = shown.reference();
+        if version != shown_ref.version || hash != shown_ref.hash {
+            return Err(ConsentError::StalePolicy {
+                offered_version: version,
+                offered_hash: hash.to_string(),
+                current_version: current.version,
+                current_hash: shown_ref.hash,
+            });
+        }
+        Ok((shown_ref, shown.locale.clone()))
+    }
+
+    fn os_status_was_reported(&self, permission: &str) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::OsStatusChanged { permission: p, .. } if p == permission))
+    }
+
+    fn record(&mut self, policy: PolicyRef, kind: EventKind) -> Result<Event, ConsentError> {
+        let install_id = self.install_id.clone();
+        let subject = self.state()?.subject;
+        let (id, at, context) = (
+            self.ids.event_id(),
+            ledger::format_time(self.clock.now()),
+            self.context.clone(),
+        );
+        let event = self.store.append(|seq, prev| {
+            let mut event = Event {
+                id,
+                seq,
+                at,
+                install_id,
+                subject,
+                policy,
+                context,
+                kind,
+                prev_hash: prev.to_string(),
+                hash: String::new(),
+            };
+            event.hash = event.compute_hash();
+            event
+        })?;
+        if event.seq == self.events.len() as u64 + 1 {
+            self.events.push(event.clone());
+        } else {
+            // Another process wrote to the same store: read it again.
+            self.events = self.store.events()?;
+        }
+        tracing::info!(
+            seq = event.seq,
+            kind = event.kind.name(),
+            "consent event recorded"
+        );
+        Ok(event)
+    }
+}
+
+/// A one-line description of a policy status, for screens and the CLI.
+pub fn describe_policy_status(status: &PolicyStatus) -> String {
+    match status {
+        PolicyStatus::NeverAccepted => "never accepted".into(),
+        PolicyStatus::Accepted { version, .. } => format!("accepted (version {version})"),
+        PolicyStatus::ReconsentRequired {
+            from_version,
+            to_version,
+        } => {
+            format!(
+                "waiting for consent to version {to_version} (version {from_version} was accepted)"
+            )
+        }
+        PolicyStatus::Objected { version, .. } => format!("objected to (version {version})"),
+        PolicyStatus::Withdrawn { .. } => "withdrawn".into(),
+    }
+}

@@ -1,0 +1,454 @@
+//! The consent ledger: an append-only, hash-chained list of decisions.
+//!
+//! Each event carries `prev_hash` (the hash of the event before it, or
+//! [`GENESIS_HASH`]) and `hash`, the SHA-256 of the domain string
+//! `altyn-consent/event/v1`, a newline, and the canonical JSON of the event
+//! without its `hash` field (see [`crate::canonical`]). Editing, removing or
+//! reordering any event breaks the chain at that point, and [`verify_chain`]
+//! names it. Field names follow ISO/IEC TS 27560 consent records where they
+//! fit: the event id is the record id, `subject` the PII principal, `policy`
+//! the notice, `kind` the consent event type and its purposes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::canonical;
+use crate::permissions::OsStatus;
+use crate::policy::{PolicyDocument, PolicyRef};
+
+/// `prev_hash` of the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const EVENT_HASH_DOMAIN: &str = "altyn-consent/event/v1";
+/// Format tag of an export.
+pub const EXPORT_FORMAT: &str = "altyn-consent-export/1";
+
+/// One recorded decision or fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// UUIDv7: unique, and ordered by creation time.
+    pub id: Uuid,
+    /// 1, 2, 3... per install, without gaps.
+    pub seq: u64,
+    /// UTC time of the decision, RFC 3339 with milliseconds.
+    pub at: String,
+    /// The installation that recorded it; the chain is per install.
+    pub install_id: String,
+    /// Whose consent it is: the install id until the shell links an account.
+    pub subject: String,
+    /// The policy version in force when the decision was made.
+    pub policy: PolicyRef,
+    /// The app and device it was made on, as the shell reported them.
+    pub context: AppContext,
+    pub kind: EventKind,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The app and device a decision was made on. No personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AppContext {
+    /// `android`, `ios` or `desktop`.
+    pub platform: String,
+    pub app_version: String,
+    pub os_version: String,
+    /// Version of this library.
+    pub core_version: String,
+}
+
+impl AppContext {
+    pub fn new(platform: &str, app_version: &str, os_version: &str) -> Self {
+        AppContext {
+            platform: platform.into(),
+            app_version: app_version.into(),
+            os_version: os_version.into(),
+            core_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EventKind {
+    /// The policy in `Event::policy` was accepted, with the 18+ attestation
+    /// (preamble, §11.1). `locale` is the language of the text shown.
+    PolicyAccepted { locale: String, age_confirmed: bool },
+    /// §10.4: the user objects to the version in `Event::policy`.
+    PolicyObjected { locale: String },
+    /// §10.2: the notice of a new version was shown.
+    PolicyNoticeShown {
+        locale: String,
+        previous_version: Option<u32>,
+    },
+    /// §2.4, §6.1.3: the user allowed or refused a device function for the
+    /// listed purposes (clause ids).
+    PermissionDecided {
+        permission: String,
+        decision: Decision,
+        purposes: Vec<String>,
+    },
+    /// §6.1.5: consent withdrawn, for one permission or for everything.
+    ConsentWithdrawn { scope: WithdrawalScope },
+    /// The OS grant changed, as the shell observed it.
+    OsStatusChanged {
+        permission: String,
+        status: OsStatus,
+    },
+    /// The shell linked the installation to an account; later events carry
+    /// the account id as their subject.
+    AccountLinked { account_id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Granted,
+    Denied,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalScope {
+    Permission(String),
+    All,
+}
+
+impl EventKind {
+    /// A short name for lists and logs (no personal data).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::PolicyAccepted { .. } => "policy_accepted",
+            EventKind::PolicyObjected { .. } => "policy_objected",
+            EventKind::PolicyNoticeShown { .. } => "policy_notice_shown",
+            EventKind::PermissionDecided { .. } => "permission_decided",
+            EventKind::ConsentWithdrawn { .. } => "consent_withdrawn",
+            EventKind::OsStatusChanged { .. } => "os_status_changed",
+            EventKind::AccountLinked { .. } => "account_linked",
+        }
+    }
+}
+
+impl Event {
+    /// The hash this event must carry, computed from all its other fields.
+    pub fn compute_hash(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("an event always serialises");
+        if let Some(map) = value.as_object_mut() {
+            map.remove("hash");
+        }
+        canonical::domain_hash(EVENT_HASH_DOMAIN, &value).expect("an event always serialises")
+    }
+}
+
+/// Where time comes from. Injectable so that a recorded journey replays to
+/// the same hashes on every platform.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Where event and install ids come from. Injectable for the same reason.
+pub trait IdSource: Send + Sync {
+    fn event_id(&self) -> Uuid;
+    fn install_id(&self) -> Uuid;
+}
+
+pub struct SystemClock;
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+pub struct RandomIds;
+impl IdSource for RandomIds {
+    fn event_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+    fn install_id(&self) -> Uuid {
+        Uuid::new_v4()
+    }
+}
+
+/// A clock that starts at a fixed instant and moves one second per reading.
+pub struct SteppingClock {
+    start: OffsetDateTime,
+    step: AtomicU64,
+}
+impl SteppingClock {
+    pub fn new(start: OffsetDateTime) -> Self {
+        SteppingClock {
+            start,
+            step: AtomicU64::new(0),
+        }
+    }
+}
+impl Clock for SteppingClock {
+    fn now(&self) -> OffsetDateTime {
+        let n = self.step.fetch_add(1, Ordering::SeqCst);
+        self.start + time::Duration::seconds(n as i64)
+    }
+}
+
+/// Ids counted up from zero, for reproducible journeys.
+#[derive(Default)]
+pub struct CountingIds {
+    next: AtomicU64,
+}
+impl IdSource for CountingIds {
+    fn event_id(&self) -> Uuid {
+        // A valid v7 layout: the counter stands in for the timestamp.
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        uuid::Builder::from_unix_timestamp_millis(n, &[0; 10]).into_uuid()
+    }
+    fn install_id(&self) -> Uuid {
+        Uuid::from_u128(0x00000000_0000_4000_8000_000000000001)
+    }
+}
+
+/// RFC 3339, UTC, milliseconds: `2026-11-24T09:30:00.123Z`.
+pub fn format_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t
+        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .expect("milliseconds are valid nanoseconds");
+    t.format(&Rfc3339).expect("a UTC time always formats")
+}
+
+/// Where and why a chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the ledger is broken at event #{seq} ({id}): {reason}")]
+pub struct ChainBreak {
+    pub seq: u64,
+    pub id: String,
+    pub reason: String,
+}
+
+/// The result of walking a whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    pub events: u64,
+    pub head_hash: String,
+}
+
+/// Walks the chain from the first event and stops at the first broken one:
+/// a gap or repeat in sequence numbers, a wrong `prev_hash`, a hash that does
+/// not match the event's content, or an event of another installation.
+/// `expected_head` (count and last hash recorded apart from the events)
+/// catches events removed from the end.
+pub fn verify_chain(
+    events: &[Event],
+    expected_head: Option<(u64, &str)>,
+) -> Result<ChainReport, ChainBreak> {
+    let mut prev = GENESIS_HASH.to_string();
+    for (i, event) in events.iter().enumerate() {
+        let broken = |reason: String| ChainBreak {
+            seq: event.seq,
+            id: event.id.to_string(),
+            reason,
+        };
+        let expected_seq = i as u64 + 1;
+        if event.seq != expected_seq {
+            return Err(broken(format!(
+                "sequence number is {} where {expected_seq} was expected",
+                event.seq
+            )));
+        }
+        if event.install_id != events[0].install_id {
+            return Err(broken("it belongs to another installation".into()));
+        }
+        if event.prev_hash != prev {
+            return Err(broken("its link to the previous event does not match: an event before it was altered or removed".into()));
+        }
+        if event.compute_hash() != event.hash {
+            return Err(broken(
+                "its content does not match its hash: it was altered after it was recorded".into(),
+            ));
+        }
+        prev = event.hash.clone();
+    }
+    let count = events.len() as u64;
+    if let Some((head_count, head_hash)) = expected_head {
+        if head_count != count || head_hash != prev {
+            let (seq, id) = events
+                .last()
+                .map(|e| (e.seq, e.id.to_string()))
+                .unwrap_or((0, String::new()));
+            return Err(ChainBreak {
+                seq,
+                id,
+                reason: format!("the ledger ends at event #{count} but {head_count} event(s) were recorded: events were removed from the end"),
+            });
+        }
+    }
+    Ok(ChainReport {
+        events: count,
+        head_hash: prev,
+    })
+}
+
+/// A subject's whole history in one self-contained JSON document (§8.2): the
+/// events with their chain, and every policy text they refer to, so anyone can
+/// check it without this library (see `core/docs/verifying-an-export.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    pub format: String,
+    pub exported_at: String,
+    pub install_id: String,
+    pub subject: String,
+    /// How to recompute an event hash, in words.
+    pub hash_rule: String,
+    pub head: ChainHead,
+    pub policies: Vec<PolicyDocument>,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainHead {
+    pub events: u64,
+    pub hash: String,
+}
+
+pub const HASH_RULE: &str = "hash = lowercase hex SHA-256 of the UTF-8 bytes \"altyn-consent/event/v1\\n\" followed by the event as JSON without its \"hash\" member, object keys sorted by their UTF-8 bytes, no whitespace; prev_hash of event 1 is 64 zeros, of event n the hash of event n-1. A policy's hash is the same rule with \"altyn-consent/policy/v1\\n\" over the whole document.";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    #[error("not an Altyn Consent export: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Broken(#[from] ChainBreak),
+    #[error("event #{seq} refers to policy {policy_id} v{version} with hash {hash}, and the export holds no such text")]
+    MissingPolicy {
+        seq: u64,
+        policy_id: String,
+        version: u32,
+        hash: String,
+    },
+}
+
+/// Checks an export: format, every policy's hash, the whole chain up to the
+/// stated head, and that every event's policy is included.
+pub fn verify_export(bytes: &[u8]) -> Result<ChainReport, ExportError> {
+    let export: Export =
+        serde_json::from_slice(bytes).map_err(|e| ExportError::Malformed(e.to_string()))?;
+    if export.format != EXPORT_FORMAT {
+        return Err(ExportError::Malformed(format!(
+            "format {:?}, expected {EXPORT_FORMAT:?}",
+            export.format
+        )));
+    }
+    let report = verify_chain(
+        &export.events,
+        Some((export.head.events, &export.head.hash)),
+    )?;
+    let hashes: Vec<String> = export.policies.iter().map(PolicyDocument::hash).collect();
+    for event in &export.events {
+        if !hashes.contains(&event.policy.hash) {
+            return Err(ExportError::MissingPolicy {
+                seq: event.seq,
+                policy_id: event.policy.id.clone(),
+                version: event.policy.version,
+                hash: event.policy.hash.clone(),
+            });
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<Event> {
+        let clock = SteppingClock::new(time::macros::datetime!(2026-11-24 09:00 UTC));
+        let ids = CountingIds::default();
+        let mut prev = GENESIS_HASH.to_string();
+        (1..=n)
+            .map(|seq| {
+                let mut e = Event {
+                    id: ids.event_id(),
+                    seq: seq as u64,
+                    at: format_time(clock.now()),
+                    install_id: "install".into(),
+                    subject: "install".into(),
+                    policy: PolicyRef {
+                        id: "p".into(),
+                        version: 1,
+                        hash: "h".into(),
+                    },
+                    context: AppContext::new("desktop", "1.0", "test"),
+                    kind: EventKind::OsStatusChanged {
+                        permission: "camera".into(),
+                        status: OsStatus::Granted,
+                    },
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                e.hash = e.compute_hash();
+                prev = e.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let events = chain(5);
+        let report = verify_chain(&events, Some((5, &events[4].hash))).unwrap();
+        assert_eq!(report.events, 5);
+        assert_eq!(verify_chain(&[], None).unwrap().head_hash, GENESIS_HASH);
+    }
+
+    #[test]
+    fn an_edited_event_is_named() {
+        let mut events = chain(5);
+        events[2].kind = EventKind::OsStatusChanged {
+            permission: "camera".into(),
+            status: OsStatus::Denied,
+        };
+        let err = verify_chain(&events, None).unwrap_err();
+        assert_eq!(err.seq, 3);
+        assert!(err.reason.contains("altered"));
+    }
+
+    #[test]
+    fn a_removed_event_is_named() {
+        let mut events = chain(5);
+        events.remove(1);
+        assert_eq!(verify_chain(&events, None).unwrap_err().seq, 3);
+        let mut events = chain(5);
+        let head = events[4].hash.clone();
+        events.pop();
+        let err = verify_chain(&events, Some((5, &head))).unwrap_err();
+        assert!(err.reason.contains("removed from the end"), "{err}");
+    }
+
+    #[test]
+    fn a_recomputed_hash_still_breaks_the_next_link() {
+        let mut events = chain(4);
+        events[1].at = "2020-01-01T00:00:00.000Z".into();
+        events[1].hash = events[1].compute_hash();
+        let err = verify_chain(&events, None).unwrap_err();
+        assert_eq!(err.seq, 3, "the link from #3 exposes the rewrite of #2");
+    }
+
+    #[test]
+    fn times_have_milliseconds_in_utc() {
+        let t = time::macros::datetime!(2026-11-24 15:30:01.123456 +05:00);
+        assert_eq!(format_time(t), "2026-11-24T10:30:01.123Z");
+    }
+
+    #[test]
+    fn hash_is_independent_of_field_order_in_json() {
+        let events = chain(1);
+        let json = serde_json::to_string(&events[0]).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let reparsed: Event = serde_json::from_value(value).unwrap();
+        assert_eq!(reparsed.compute_hash(), events[0].hash);
+    }
+}

@@ -1,0 +1,18 @@
+//! Altyn Consent core: every rule of the consent flow, in plain Rust.
+//!
+//! Modules, lowest first: [`canonical`] (the byte form hashes cover),
+//! [`policy`], [`permissions`], [`ledger`], [`store`], [`state`], [`client`].
+//! Imports flow one way: a module only uses the modules listed before it.
+
+pub mod canonical;
+pub mod client;
+pub mod ledger;
+pub mod permissions;
+pub mod policy;
+pub mod state;
+pub mod store;
+
+pub use client::{describe_policy_status, ClientConfig, ConsentClient, ConsentError, VerifyReport};
+pub use ledger::{AppContext, Event, EventKind};
+pub use permissions::{OsStatus, UserConsent};
+pub use state::{ConsentState, PermissionState, PolicyStatus};

@@ -1,0 +1,34 @@
+#![allow(dead_code)]
+use std::path::Path;
+use std::sync::Arc;
+
+use altyn_consent_core::store::{KeyProvider, MemoryKeyProvider};
+use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ConsentState};
+
+pub fn context() -> AppContext {
+    AppContext::new("desktop", "1.0.0-test", "linux-test")
+}
+
+pub fn config(dir: &Path, keys: Arc<dyn KeyProvider>) -> ClientConfig {
+    ClientConfig::new(dir, context(), keys)
+}
+
+pub fn open(dir: &Path, keys: &Arc<MemoryKeyProvider>) -> ConsentClient {
+    ConsentClient::open(config(dir, keys.clone())).expect("store opens")
+}
+
+/// A fresh client in a temporary folder, with an in-memory keystore.
+pub fn fresh() -> (tempfile::TempDir, Arc<MemoryKeyProvider>, ConsentClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Arc::new(MemoryKeyProvider::default());
+    let client = open(dir.path(), &keys);
+    (dir, keys, client)
+}
+
+/// Accepts the current Russian policy with the 18+ attestation.
+pub fn accept(client: &ConsentClient) -> ConsentState {
+    let policy = client.policy("ru");
+    client
+        .accept_policy(policy.version, &policy.hash(), "ru", true)
+        .expect("acceptance is recorded")
+}
