@@ -12,7 +12,7 @@ use crate::ledger::{
 };
 use crate::permissions::{CatalogError, OsStatus, PermissionCatalog, UserConsent};
 use crate::policy::{select_locale, PolicyDocument, PolicyError, PolicyRef, FALLBACK_LOCALE};
-use crate::state::{self, ConsentState, PolicyStatus};
+use crate::state::{ConsentState, LedgerFold, PolicyStatus};
 use crate::store::{decode_event, KeyProvider, Store, StoreError, StoreKey};
 
 /// Longest account id accepted from a shell.
@@ -105,8 +105,11 @@ struct Inner {
     ids: Arc<dyn IdSource>,
     policy_id: String,
     install_id: String,
-    /// The ledger, decoded once at open and appended to on every record.
-    events: Vec<Event>,
+    /// The ledger folded up to its last event; kept in the store beside the
+    /// ledger, so a start does not read every event.
+    fold: LedgerFold,
+    /// The fold of `events`, kept until the next change.
+    cached_state: Option<ConsentState>,
     /// Every text of the newest version of the policy, one per locale.
     current: Vec<PolicyDocument>,
     catalog: PermissionCatalog,
@@ -128,7 +131,7 @@ impl ConsentClient {
 
     /// Opens an unencrypted store with the same library, for benchmarks that
     /// need a plain-SQLite baseline in the same run.
-    #[cfg(feature = "plaintext-baseline")]
+    #[cfg(feature = "bench-support")]
     pub fn open_plaintext_baseline(config: ClientConfig) -> Result<Self, ConsentError> {
         let ids = config.ids.clone();
         let store = Store::open(&config.data_dir, StoreKey::PlaintextBaseline, || {
@@ -161,7 +164,7 @@ impl ConsentClient {
             }
         };
         let install_id = store.install_id()?;
-        let events = store.events()?;
+        let fold = load_fold(&store)?;
         let inner = Inner {
             store,
             context: config.context,
@@ -169,13 +172,21 @@ impl ConsentClient {
             ids: config.ids,
             policy_id,
             install_id,
-            events,
+            fold,
+            cached_state: None,
             current,
             catalog,
         };
         Ok(ConsentClient {
             inner: Mutex::new(inner),
         })
+    }
+
+    /// The lock, with the ledger re-read if another connection appended.
+    fn lock_fresh(&self) -> Result<MutexGuard<'_, Inner>, ConsentError> {
+        let mut inner = self.lock();
+        inner.refresh_if_moved()?;
+        Ok(inner)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -203,7 +214,7 @@ impl ConsentClient {
     }
 
     pub fn state(&self) -> Result<ConsentState, ConsentError> {
-        self.lock().state()
+        self.lock_fresh()?.state()
     }
 
     /// Records acceptance of the policy text shown (`version`, `hash`,
@@ -216,7 +227,7 @@ impl ConsentClient {
         locale: &str,
         age_confirmed: bool,
     ) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         // Preamble, §11.1: the app is for adults; no attestation, no consent.
         if !age_confirmed {
             return Err(ConsentError::AgeNotConfirmed);
@@ -244,7 +255,7 @@ impl ConsentClient {
         hash: &str,
         locale: &str,
     ) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         let (shown, locale) = inner.check_current(version, hash, locale)?;
         if let PolicyStatus::Objected { version: v, .. } = inner.state()?.policy {
             if v == version {
@@ -262,7 +273,7 @@ impl ConsentClient {
         hash: &str,
         locale: &str,
     ) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         let (shown, locale) = inner.check_current(version, hash, locale)?;
         let previous_version = match inner.state()?.policy {
             PolicyStatus::ReconsentRequired { from_version, .. } => Some(from_version),
@@ -285,7 +296,7 @@ impl ConsentClient {
         permission: &str,
         granted: bool,
     ) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         let purposes = inner.catalog.get(permission)?.purposes.clone();
         let state = inner.state()?;
         if !state.can_proceed {
@@ -328,12 +339,12 @@ impl ConsentClient {
         permission: &str,
         status: OsStatus,
     ) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         inner.catalog.get(permission)?;
         let state = inner.state()?;
         let unchanged = state
             .permission(permission)
-            .is_some_and(|p| p.os_status == status && inner.os_status_was_reported(permission));
+            .is_some_and(|p| p.os_status == status && inner.fold.os_status_reported(permission));
         if unchanged {
             return Ok(state);
         }
@@ -350,7 +361,7 @@ impl ConsentClient {
 
     /// §6.1.5: withdraws the consent to one permission, at once.
     pub fn withdraw(&self, permission: &str) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         inner.catalog.get(permission)?;
         let state = inner.state()?;
         let consent = state
@@ -376,7 +387,7 @@ impl ConsentClient {
     /// §6.1.5: withdraws every consent, the policy's included. The app goes
     /// back to the policy screen.
     pub fn withdraw_all(&self) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         let state = inner.state()?;
         let anything_granted = state
             .permissions
@@ -405,7 +416,7 @@ impl ConsentClient {
     /// Links this installation to the user's account: later events carry the
     /// account id as their subject.
     pub fn link_account(&self, account_id: &str) -> Result<ConsentState, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         let valid = !account_id.is_empty()
             && account_id.chars().count() <= MAX_ACCOUNT_ID
             && account_id.chars().all(|c| c.is_ascii_graphic());
@@ -429,7 +440,7 @@ impl ConsentClient {
     /// version becomes current, which asks the user to consent again (§10).
     /// Returns whether the current version changed.
     pub fn install_policy(&self, doc: PolicyDocument) -> Result<bool, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         doc.validate()?;
         if doc.id != inner.policy_id {
             return Err(PolicyError::Invalid {
@@ -441,17 +452,19 @@ impl ConsentClient {
         let before = inner.current[0].version;
         inner.store.put_policy(&doc)?;
         inner.current = inner.store.latest_policies(&inner.policy_id.clone())?;
+        inner.cached_state = None;
         Ok(inner.current[0].version != before)
     }
 
     /// Replaces the permission catalog with a newer version.
     pub fn update_catalog(&self, json: &[u8]) -> Result<PermissionCatalog, ConsentError> {
-        let mut inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         let catalog = PermissionCatalog::parse(json)?;
         catalog.check_replaces(&inner.catalog)?;
         catalog.validate_against(inner.text_for(FALLBACK_LOCALE))?;
         inner.store.put_catalog(&catalog)?;
         inner.catalog = catalog.clone();
+        inner.cached_state = None;
         Ok(catalog)
     }
 
@@ -462,12 +475,12 @@ impl ConsentClient {
 
     /// How many events the ledger holds.
     pub fn event_count(&self) -> u64 {
-        self.lock().events.len() as u64
+        self.lock().fold.seq
     }
 
     /// The history as a self-contained, verifiable JSON document.
     pub fn export(&self) -> Result<String, ConsentError> {
-        let inner = self.lock();
+        let mut inner = self.lock_fresh()?;
         let events = inner.store.events()?;
         let (head_seq, head_hash) = inner.store.head()?;
         let mut hashes: Vec<String> = events.iter().map(|e| e.policy.hash.clone()).collect();
@@ -491,7 +504,7 @@ impl ConsentClient {
 
     /// Walks the whole chain and checks the file; names the first broken event.
     pub fn verify(&self) -> Result<VerifyReport, ConsentError> {
-        let inner = self.lock();
+        let inner = self.lock_fresh()?;
         let rows = inner.store.stored_events()?;
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -512,6 +525,11 @@ impl ConsentClient {
         }
         let (head_seq, head_hash) = inner.store.head()?;
         let report = ledger::verify_chain(&events, Some((head_seq, &head_hash)))?;
+        if LedgerFold::of(&events) != inner.fold {
+            return Err(ConsentError::IntegrityCheckFailed(
+                "the kept state snapshot does not match the ledger: it was altered".into(),
+            ));
+        }
         let problems = inner.store.integrity_problems()?;
         if !problems.is_empty() {
             return Err(ConsentError::IntegrityCheckFailed(problems.join("; ")));
@@ -521,6 +539,13 @@ impl ConsentClient {
             head_hash: report.head_hash,
             file_integrity_ok: true,
         })
+    }
+
+    /// Turns off the fsync per event, to fill a store for a benchmark fast.
+    #[cfg(feature = "bench-support")]
+    pub fn relax_durability_for_bulk_load(&self) -> Result<(), ConsentError> {
+        self.lock().store.set_synchronous(false)?;
+        Ok(())
     }
 
     /// Events waiting for upload.
@@ -535,13 +560,12 @@ impl ConsentClient {
 }
 
 impl Inner {
-    fn state(&self) -> Result<ConsentState, ConsentError> {
-        Ok(state::fold(
-            &self.events,
-            &self.install_id,
-            &self.authoritative_ref(),
-            &self.catalog,
-        ))
+    fn state(&mut self) -> Result<ConsentState, ConsentError> {
+        if self.cached_state.is_none() {
+            let current = self.authoritative_ref();
+            self.cached_state = Some(self.fold.state(&self.install_id, &current, &self.catalog));
+        }
+        Ok(self.cached_state.clone().expect("filled above"))
     }
 
     fn text_for(&self, locale: &str) -> &PolicyDocument {
@@ -594,10 +618,16 @@ impl Inner {
         Ok((shown_ref, shown.locale.clone()))
     }
 
-    fn os_status_was_reported(&self, permission: &str) -> bool {
-        self.events
-            .iter()
-            .any(|e| matches!(&e.kind, EventKind::OsStatusChanged { permission: p, .. } if p == permission))
+    /// Reads the ledger again if another connection (another process on the
+    /// same store, e.g. two terminal commands) appended since we last looked,
+    /// so that every rule is checked against the latest state.
+    fn refresh_if_moved(&mut self) -> Result<(), ConsentError> {
+        let (head_seq, _) = self.store.head()?;
+        if head_seq != self.fold.seq {
+            self.fold = load_fold(&self.store)?;
+            self.cached_state = None;
+        }
+        Ok(())
     }
 
     fn record(&mut self, policy: PolicyRef, kind: EventKind) -> Result<Event, ConsentError> {
@@ -608,7 +638,8 @@ impl Inner {
             ledger::format_time(self.clock.now()),
             self.context.clone(),
         );
-        let event = self.store.append(|seq, prev| {
+        let mut next_fold = self.fold.clone();
+        let event = self.store.append(self.fold.seq, |seq, prev| {
             let mut event = Event {
                 id,
                 seq,
@@ -622,14 +653,12 @@ impl Inner {
                 hash: String::new(),
             };
             event.hash = event.compute_hash();
-            event
+            next_fold.apply(&event);
+            let snapshot = serde_json::to_string(&next_fold).expect("a fold serialises");
+            (event, snapshot)
         })?;
-        if event.seq == self.events.len() as u64 + 1 {
-            self.events.push(event.clone());
-        } else {
-            // Another process wrote to the same store: read it again.
-            self.events = self.store.events()?;
-        }
+        self.fold = next_fold;
+        self.cached_state = None;
         tracing::info!(
             seq = event.seq,
             kind = event.kind.name(),
@@ -637,6 +666,24 @@ impl Inner {
         );
         Ok(event)
     }
+}
+
+/// The kept fold if it matches the ledger's head; otherwise a fold of the
+/// whole ledger, which is then kept.
+fn load_fold(store: &Store) -> Result<LedgerFold, ConsentError> {
+    let (head_seq, head_hash) = store.head()?;
+    if let Some(snapshot) = store.fold_snapshot()? {
+        if let Ok(fold) = serde_json::from_str::<LedgerFold>(&snapshot) {
+            if fold.seq == head_seq && fold.head_hash == head_hash {
+                return Ok(fold);
+            }
+        }
+    }
+    let fold = LedgerFold::of(&store.events()?);
+    if fold.seq > 0 {
+        store.put_fold_snapshot(&serde_json::to_string(&fold).expect("a fold serialises"))?;
+    }
+    Ok(fold)
 }
 
 /// A one-line description of a policy status, for screens and the CLI.

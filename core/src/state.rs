@@ -1,7 +1,9 @@
 //! Consent state: a pure fold over the ledger. Nothing here reads storage or
 //! the clock, so the same events give the same state on every platform.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::ledger::{Decision, Event, EventKind, WithdrawalScope};
 use crate::permissions::{may_use, OsStatus, PermissionCatalog, UserConsent};
@@ -64,36 +66,58 @@ impl ConsentState {
     }
 }
 
-#[derive(Default, Clone)]
+/// The part of the state that depends only on the ledger: everything the
+/// events say, before the current policy and catalog are applied. It is
+/// built event by event, so the store can keep it beside the ledger and a
+/// start does not have to read every event again. `verify` checks that the
+/// kept copy equals a fold of the whole ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerFold {
+    /// Sequence number of the last event applied.
+    pub seq: u64,
+    /// Hash of the last event applied.
+    pub head_hash: String,
+    accepted: Option<(PolicyRef, String)>,
+    objected: Option<(PolicyRef, String)>,
+    withdrawn_at: Option<String>,
+    subject: Option<String>,
+    permissions: BTreeMap<String, PermissionFold>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct PermissionFold {
+    /// The last decision: consent, when, for which purposes.
     consent: Option<(UserConsent, String, Vec<String>)>,
     os: Option<OsStatus>,
 }
 
-/// Derives the state from the events, given the policy in force now and the
-/// current catalog.
-pub fn fold(
-    events: &[Event],
-    install_id: &str,
-    current: &PolicyRef,
-    catalog: &PermissionCatalog,
-) -> ConsentState {
-    let mut accepted: Option<(PolicyRef, String)> = None;
-    let mut objected: Option<(PolicyRef, String)> = None;
-    let mut withdrawn_at: Option<String> = None;
-    let mut subject = install_id.to_string();
-    let mut perms: std::collections::HashMap<&str, PermissionFold> =
-        std::collections::HashMap::new();
+impl LedgerFold {
+    pub fn new() -> Self {
+        LedgerFold {
+            head_hash: crate::ledger::GENESIS_HASH.into(),
+            ..Default::default()
+        }
+    }
 
-    for event in events {
+    /// The fold of a whole ledger.
+    pub fn of(events: &[Event]) -> Self {
+        let mut fold = LedgerFold::new();
+        events.iter().for_each(|e| fold.apply(e));
+        fold
+    }
+
+    /// Applies the next event.
+    pub fn apply(&mut self, event: &Event) {
+        self.seq = event.seq;
+        self.head_hash = event.hash.clone();
         match &event.kind {
             EventKind::PolicyAccepted {
                 age_confirmed: true,
                 ..
             } => {
-                accepted = Some((event.policy.clone(), event.at.clone()));
-                objected = None;
-                withdrawn_at = None;
+                self.accepted = Some((event.policy.clone(), event.at.clone()));
+                self.objected = None;
+                self.withdrawn_at = None;
             }
             // Never recorded by this library; a forged one grants nothing.
             EventKind::PolicyAccepted {
@@ -101,7 +125,7 @@ pub fn fold(
                 ..
             } => {}
             EventKind::PolicyObjected { .. } => {
-                objected = Some((event.policy.clone(), event.at.clone()))
+                self.objected = Some((event.policy.clone(), event.at.clone()))
             }
             EventKind::PolicyNoticeShown { .. } => {}
             EventKind::PermissionDecided {
@@ -113,8 +137,10 @@ pub fn fold(
                     Decision::Granted => UserConsent::Granted,
                     Decision::Denied => UserConsent::Denied,
                 };
-                perms.entry(permission).or_default().consent =
-                    Some((consent, event.at.clone(), purposes.clone()));
+                self.permissions
+                    .entry(permission.clone())
+                    .or_default()
+                    .consent = Some((consent, event.at.clone(), purposes.clone()));
             }
             EventKind::ConsentWithdrawn { scope } => {
                 let withdraw = |p: &mut PermissionFold| {
@@ -124,77 +150,107 @@ pub fn fold(
                     }
                 };
                 match scope {
-                    WithdrawalScope::Permission(id) => withdraw(perms.entry(id).or_default()),
+                    WithdrawalScope::Permission(id) => {
+                        withdraw(self.permissions.entry(id.clone()).or_default())
+                    }
                     WithdrawalScope::All => {
-                        perms.values_mut().for_each(withdraw);
-                        accepted = None;
-                        withdrawn_at = Some(event.at.clone());
+                        self.permissions.values_mut().for_each(withdraw);
+                        self.accepted = None;
+                        self.withdrawn_at = Some(event.at.clone());
                     }
                 }
             }
             EventKind::OsStatusChanged { permission, status } => {
-                perms.entry(permission).or_default().os = Some(*status)
+                self.permissions.entry(permission.clone()).or_default().os = Some(*status)
             }
-            EventKind::AccountLinked { account_id } => subject = account_id.clone(),
+            EventKind::AccountLinked { account_id } => self.subject = Some(account_id.clone()),
         }
     }
 
-    let policy = match (&withdrawn_at, &objected, &accepted) {
-        (Some(at), _, _) => PolicyStatus::Withdrawn { at: at.clone() },
-        (None, Some((o, at)), _) if o.hash == current.hash => PolicyStatus::Objected {
-            version: o.version,
-            at: at.clone(),
-        },
-        (None, _, Some((a, at))) if a.hash == current.hash => PolicyStatus::Accepted {
-            version: a.version,
-            hash: a.hash.clone(),
-            at: at.clone(),
-        },
-        (None, _, Some((a, _))) => PolicyStatus::ReconsentRequired {
-            from_version: a.version,
-            to_version: current.version,
-        },
-        (None, _, None) => PolicyStatus::NeverAccepted,
-    };
-    let can_proceed = matches!(policy, PolicyStatus::Accepted { .. });
-
-    let permissions = catalog
-        .permissions
-        .iter()
-        .map(|p| {
-            let fold = perms.get(p.id.as_str()).cloned().unwrap_or_default();
-            let (consent, decided_at, consented_purposes) = match fold.consent {
-                Some((c, at, purposes)) => (c, Some(at), purposes),
-                None => (UserConsent::NeverAsked, None, Vec::new()),
-            };
-            let os_status = fold.os.unwrap_or(OsStatus::NotDetermined);
-            let purposes_changed =
-                consent == UserConsent::Granted && consented_purposes != p.purposes;
-            PermissionState {
-                id: p.id.clone(),
-                consent,
-                os_status,
-                may_use: can_proceed && !purposes_changed && may_use(consent, os_status),
-                decided_at,
-                consented_purposes,
-                purposes_changed,
-                // §2.4: a refusal is recorded and respected, never nagged.
-                should_ask: can_proceed && (consent == UserConsent::NeverAsked || purposes_changed),
-            }
-        })
-        .collect();
-
-    ConsentState {
-        install_id: install_id.to_string(),
-        subject,
-        current_policy: current.clone(),
-        policy,
-        can_proceed,
-        permissions,
-        events: events.len() as u64,
-        head_hash: events
-            .last()
-            .map(|e| e.hash.clone())
-            .unwrap_or_else(|| crate::ledger::GENESIS_HASH.into()),
+    /// Whether the OS status of `permission` was ever reported.
+    pub fn os_status_reported(&self, permission: &str) -> bool {
+        self.permissions
+            .get(permission)
+            .is_some_and(|p| p.os.is_some())
     }
+
+    /// The state, given the policy in force now and the current catalog.
+    pub fn state(
+        &self,
+        install_id: &str,
+        current: &PolicyRef,
+        catalog: &PermissionCatalog,
+    ) -> ConsentState {
+        let same_version = |r: &PolicyRef| r.id == current.id && r.version == current.version;
+        let policy = match (&self.withdrawn_at, &self.objected, &self.accepted) {
+            (Some(at), _, _) => PolicyStatus::Withdrawn { at: at.clone() },
+            (None, Some((o, at)), _) if same_version(o) => PolicyStatus::Objected {
+                version: o.version,
+                at: at.clone(),
+            },
+            (None, _, Some((a, at))) if same_version(a) => PolicyStatus::Accepted {
+                version: a.version,
+                hash: a.hash.clone(),
+                at: at.clone(),
+            },
+            (None, _, Some((a, _))) => PolicyStatus::ReconsentRequired {
+                from_version: a.version,
+                to_version: current.version,
+            },
+            (None, _, None) => PolicyStatus::NeverAccepted,
+        };
+        let can_proceed = matches!(policy, PolicyStatus::Accepted { .. });
+
+        let permissions = catalog
+            .permissions
+            .iter()
+            .map(|p| {
+                let fold = self.permissions.get(&p.id).cloned().unwrap_or_default();
+                let (consent, decided_at, consented_purposes) = match fold.consent {
+                    Some((c, at, purposes)) => (c, Some(at), purposes),
+                    None => (UserConsent::NeverAsked, None, Vec::new()),
+                };
+                let os_status = fold.os.unwrap_or(OsStatus::NotDetermined);
+                let purposes_changed =
+                    consent == UserConsent::Granted && consented_purposes != p.purposes;
+                PermissionState {
+                    id: p.id.clone(),
+                    consent,
+                    os_status,
+                    may_use: can_proceed && !purposes_changed && may_use(consent, os_status),
+                    decided_at,
+                    consented_purposes,
+                    purposes_changed,
+                    // §2.4: a refusal is recorded and respected, never nagged.
+                    should_ask: can_proceed
+                        && (consent == UserConsent::NeverAsked || purposes_changed),
+                }
+            })
+            .collect();
+
+        ConsentState {
+            install_id: install_id.to_string(),
+            subject: self
+                .subject
+                .clone()
+                .unwrap_or_else(|| install_id.to_string()),
+            current_policy: current.clone(),
+            policy,
+            can_proceed,
+            permissions,
+            events: self.seq,
+            head_hash: self.head_hash.clone(),
+        }
+    }
+}
+
+/// Derives the state from the events, given the policy in force now and the
+/// current catalog.
+pub fn fold(
+    events: &[Event],
+    install_id: &str,
+    current: &PolicyRef,
+    catalog: &PermissionCatalog,
+) -> ConsentState {
+    LedgerFold::of(events).state(install_id, current, catalog)
 }

@@ -258,3 +258,66 @@ fn removing_the_last_event_is_detected() {
     let err = open(dir.path(), &keys).verify().unwrap_err();
     assert!(err.to_string().contains("removed from the end"), "{err}");
 }
+
+#[test]
+fn an_altered_state_snapshot_is_caught_by_verify() {
+    let (dir, keys, client) = fresh();
+    accept(&client);
+    client.set_permission("camera", false).unwrap();
+    drop(client);
+    {
+        let store = Store::open(
+            dir.path(),
+            StoreKey::Provider(keys.as_ref()),
+            || unreachable!(),
+        )
+        .unwrap();
+        let snapshot = store.fold_snapshot().unwrap().unwrap();
+        let forged = snapshot.replacen("\"denied\"", "\"granted\"", 1);
+        assert_ne!(snapshot, forged);
+        store.put_fold_snapshot(&forged).unwrap();
+    }
+    let client = open(dir.path(), &keys);
+    let err = client.verify().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("snapshot does not match the ledger"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_store_without_a_snapshot_is_folded_from_its_ledger() {
+    let (dir, keys, client) = fresh();
+    accept(&client);
+    client.set_permission("photos", true).unwrap();
+    let before = client.state().unwrap();
+    drop(client);
+    {
+        let store = Store::open(
+            dir.path(),
+            StoreKey::Provider(keys.as_ref()),
+            || unreachable!(),
+        )
+        .unwrap();
+        store
+            .connection_for_tests()
+            .execute("DELETE FROM meta WHERE key = 'fold_snapshot'", [])
+            .unwrap();
+    }
+    let client = open(dir.path(), &keys);
+    assert_eq!(client.state().unwrap(), before);
+    client.verify().unwrap();
+}
+
+#[test]
+fn two_connections_to_one_store_see_each_other() {
+    let (dir, keys, first) = fresh();
+    let second = open(dir.path(), &keys);
+    accept(&first);
+    // The second connection checks its rules against the first one's write.
+    let state = second.set_permission("camera", true).unwrap();
+    assert_eq!(state.events, 2);
+    assert_eq!(first.state().unwrap(), second.state().unwrap());
+    first.verify().unwrap();
+}

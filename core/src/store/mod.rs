@@ -29,9 +29,19 @@ pub const KEYCHECK_FILE: &str = "consent.keycheck.json";
 const APPLICATION_ID: i32 = 0x414C_5943;
 const KEYCHECK_DOMAIN: &[u8] = b"altyn-consent/keycheck/v1\n";
 const SQLITE_PLAIN_HEADER: &[u8] = b"SQLite format 3\0";
+/// Meta key of the state fold snapshot.
+const FOLD_SNAPSHOT: &str = "fold_snapshot";
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![M::up(include_str!("migrations/001_initial.sql"))])
+}
+
+/// `PRAGMA application_id` is set by the first migration (as "ALYC").
+#[cfg(test)]
+#[test]
+fn the_first_migration_sets_the_application_id() {
+    assert!(include_str!("migrations/001_initial.sql")
+        .contains(&format!("PRAGMA application_id = {APPLICATION_ID};")));
 }
 
 /// The newest schema version this build knows.
@@ -80,13 +90,15 @@ pub enum StoreError {
     Decode(String),
     #[error(transparent)]
     Conflict(#[from] crate::policy::PolicyError),
+    #[error("another connection recorded events meanwhile (expected #{expected}, found #{found}); read the store again")]
+    HeadMoved { expected: u64, found: u64 },
 }
 
 /// What opens the database.
 pub enum StoreKey<'a> {
     Provider(&'a dyn KeyProvider),
     /// Plain SQLite with the same library, as a benchmark baseline only.
-    #[cfg(feature = "plaintext-baseline")]
+    #[cfg(feature = "bench-support")]
     PlaintextBaseline,
 }
 
@@ -145,7 +157,7 @@ impl Store {
         let display = path.display().to_string();
 
         let (conn, store_id) = match key {
-            #[cfg(feature = "plaintext-baseline")]
+            #[cfg(feature = "bench-support")]
             StoreKey::PlaintextBaseline => {
                 (Connection::open(&path)?, "plaintext-baseline".to_string())
             }
@@ -271,6 +283,18 @@ impl Store {
         Ok(())
     }
 
+    /// `false` turns off the fsync per transaction: only for filling a store
+    /// in a benchmark. The store's own default is always `FULL`.
+    #[cfg(feature = "bench-support")]
+    pub fn set_synchronous(&self, full: bool) -> Result<(), StoreError> {
+        self.conn.execute_batch(if full {
+            "PRAGMA synchronous = FULL;"
+        } else {
+            "PRAGMA synchronous = OFF;"
+        })?;
+        Ok(())
+    }
+
     pub fn store_id(&self) -> &str {
         &self.store_id
     }
@@ -316,8 +340,16 @@ impl Store {
 
     /// Appends one event, durably, and queues it for upload, in one
     /// transaction. `build` receives the next sequence number and the previous
-    /// hash and returns the finished event (with its hash).
-    pub fn append(&mut self, build: impl FnOnce(u64, &str) -> Event) -> Result<Event, StoreError> {
+    /// hash and returns the finished event (with its hash) and the snapshot of
+    /// the state fold after it, which is kept in the same transaction.
+    /// `expected_seq` is the sequence number the caller last saw; if another
+    /// connection appended since, nothing is written and
+    /// [`StoreError::HeadMoved`] tells the caller to read again.
+    pub fn append(
+        &mut self,
+        expected_seq: u64,
+        build: impl FnOnce(u64, &str) -> (Event, String),
+    ) -> Result<Event, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -325,18 +357,22 @@ impl Store {
             tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
         };
-        let seq = read_meta("head_seq")?
+        let head = read_meta("head_seq")?
             .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0)
-            + 1;
+            .unwrap_or(0);
+        if head != expected_seq {
+            return Err(StoreError::HeadMoved {
+                expected: expected_seq,
+                found: head,
+            });
+        }
+        let seq = head + 1;
         let prev = read_meta("head_hash")?.unwrap_or_else(|| GENESIS_HASH.to_string());
-        let event = build(seq, &prev);
+        let (event, snapshot) = build(seq, &prev);
         debug_assert_eq!(event.seq, seq);
-        let body = String::from_utf8(
-            crate::canonical::to_canonical_json(&event)
-                .map_err(|e| StoreError::Decode(e.to_string()))?,
-        )
-        .expect("canonical JSON is UTF-8");
+        let body = crate::canonical::to_canonical_json(&event)
+            .map_err(|e| StoreError::Decode(e.to_string()))?;
+        let body = String::from_utf8(body).expect("canonical JSON is UTF-8");
         let id = event.id.to_string();
         tx.execute(
             "INSERT INTO events (seq, id, body) VALUES (?1, ?2, ?3)",
@@ -349,6 +385,7 @@ impl Store {
         for (key, value) in [
             ("head_seq", seq.to_string()),
             ("head_hash", event.hash.clone()),
+            (FOLD_SNAPSHOT, snapshot),
         ] {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -357,6 +394,17 @@ impl Store {
         }
         tx.commit()?;
         Ok(event)
+    }
+
+    /// The kept snapshot of the state fold, if any (see `state::LedgerFold`).
+    pub fn fold_snapshot(&self) -> Result<Option<String>, StoreError> {
+        self.meta(FOLD_SNAPSHOT)
+    }
+
+    /// Keeps a snapshot of the state fold computed from the whole ledger
+    /// (a store written before snapshots existed, or one written elsewhere).
+    pub fn put_fold_snapshot(&self, snapshot: &str) -> Result<(), StoreError> {
+        self.set_meta(FOLD_SNAPSHOT, snapshot)
     }
 
     /// Every event row as stored, in sequence order.

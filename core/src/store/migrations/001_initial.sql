@@ -1,5 +1,8 @@
 -- Schema 1 of the consent store.
 
+-- Marks the file as a consent store ("ALYC"), told apart from other SQLCipher files.
+PRAGMA application_id = 1095522627;
+
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -1,0 +1,213 @@
+//! The terminal shell, run as a user runs it: real binary, real store.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+struct Shell {
+    dir: tempfile::TempDir,
+}
+
+impl Shell {
+    fn new() -> Self {
+        Shell {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let data = self.dir.path().join("data");
+        let keys = self.dir.path().join("keys");
+        Command::new(env!("CARGO_BIN_EXE_altyn-consent"))
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--key-store",
+                "file",
+                "--key-dir",
+                keys.to_str().unwrap(),
+            ])
+            .args(args)
+            .env_remove("ALTYN_CONSENT_DATA_DIR")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+#[test]
+fn a_borrower_journey_from_the_terminal() {
+    let sh = Shell::new();
+    let err = sh.fails(&["accept"], 3);
+    assert!(
+        err.contains("--age-confirmed") && err.contains("18"),
+        "{err}"
+    );
+    let err = sh.fails(&["permission", "grant", "camera"], 3);
+    assert!(err.contains("accepted before permissions"), "{err}");
+
+    let out = sh.ok(&["accept", "--age-confirmed"]);
+    assert!(
+        out.contains("accepted altyncoin-privacy version 1 (ru)"),
+        "{out}"
+    );
+    assert!(sh
+        .ok(&["permission", "grant", "camera"])
+        .contains("camera: consent granted, OS not_determined, may use: no"));
+    assert!(sh
+        .ok(&["os-status", "camera", "granted"])
+        .contains("may use: yes"));
+    sh.ok(&["permission", "deny", "contacts"]);
+    assert!(sh
+        .ok(&["permission", "withdraw", "camera"])
+        .contains("consent withdrawn"));
+
+    let status = sh.ok(&["status"]);
+    assert!(
+        status.contains("Status:       accepted (version 1)"),
+        "{status}"
+    );
+    assert!(status.contains("contacts               denied"), "{status}");
+    let json: serde_json::Value = serde_json::from_str(&sh.ok(&["status", "--json"])).unwrap();
+    assert_eq!(json["events"], 5);
+    assert_eq!(json["policy"]["status"], "accepted");
+
+    let history = sh.ok(&["history"]);
+    assert!(
+        history.contains("#1") && history.contains("camera: consent withdrawn"),
+        "{history}"
+    );
+    assert!(sh.ok(&["verify"]).contains("ledger verified: 5 events"));
+
+    let export = sh.dir.path().join("export.json");
+    sh.ok(&["export", "--out", export.to_str().unwrap()]);
+    assert!(sh
+        .ok(&["verify", "--export", export.to_str().unwrap()])
+        .contains("export verified: 5 events"));
+    let tampered =
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .replacen("\"denied\"", "\"granted\"", 1);
+    std::fs::write(&export, tampered).unwrap();
+    let err = sh.fails(&["verify", "--export", export.to_str().unwrap()], 5);
+    assert!(err.contains("broken at event #4"), "{err}");
+
+    assert!(sh.ok(&["withdraw-all"]).contains("withdrawn"));
+    assert!(sh
+        .ok(&["status"])
+        .contains("May proceed past the policy screen: no"));
+}
+
+#[test]
+fn unknown_names_get_the_list_of_known_ones() {
+    let sh = Shell::new();
+    sh.ok(&["accept", "--age-confirmed"]);
+    let err = sh.fails(&["permission", "grant", "microphone"], 3);
+    assert!(
+        err.contains("known permissions are: camera, location_precise"),
+        "{err}"
+    );
+    let err = sh.fails(&["os-status", "camera", "sometimes"], 3);
+    assert!(
+        err.contains("not_determined, granted, limited, denied, blocked, unavailable"),
+        "{err}"
+    );
+    let err = sh.fails(&["policy", "show", "--section", "12"], 3);
+    assert!(err.contains("sections are 1, 2, 3"), "{err}");
+}
+
+#[test]
+fn policy_show_prints_sections_in_text_and_markdown_with_locale_fallback() {
+    let sh = Shell::new();
+    let text = sh.ok(&["policy", "show", "--section", "6.1"]);
+    assert!(text.contains("6.1.5. отзыва своего согласия"), "{text}");
+    let md = sh.ok(&["policy", "show", "--section", "10", "--markdown"]);
+    assert!(
+        md.starts_with("## 10. Изменения в политике конфиденциальности"),
+        "{md}"
+    );
+    let whole = sh.ok(&["policy", "show", "--locale", "kk"]);
+    assert!(
+        whole.starts_with("ПОЛИТИКА КОНФИДЕНЦИАЛЬНОСТИ"),
+        "falls back to Russian"
+    );
+    assert!(whole.contains("11.6. Все предложения"));
+    let info = sh.ok(&["policy", "info"]);
+    assert!(info.contains("sections:       11, clauses: 71"), "{info}");
+    let list = sh.ok(&["permission", "list"]);
+    assert!(
+        list.contains("android.permission.CAMERA")
+            && list.contains("§4.2.5 Определения места нахождения"),
+        "{list}"
+    );
+}
+
+#[test]
+fn a_store_whose_key_was_replaced_does_not_open_and_is_untouched() {
+    let sh = Shell::new();
+    sh.ok(&["accept", "--age-confirmed"]);
+    let keys = sh.dir.path().join("keys");
+    let key_file = std::fs::read_dir(&keys)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&key_file, "11".repeat(32)).unwrap();
+    let db = sh.dir.path().join("data/consent.db");
+    let before = std::fs::read(&db).unwrap();
+    let err = sh.fails(&["status"], 4);
+    assert!(err.contains("does not open this consent store"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert!(Path::new(&key_file).exists());
+}
+
+#[test]
+fn the_demo_runs_the_whole_journey_unattended() {
+    let sh = Shell::new();
+    let out = sh.ok(&["demo", "--yes"]);
+    for expected in [
+        "accepted (version 1)",
+        "camera: consent withdrawn, may use: false",
+        "verify: 14 events chained",
+        "verified independently of the store: 14 events",
+        "contain none of the recorded text",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_altyn-consent"))
+        .arg("demo")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --yes"));
+}
+
+#[test]
+fn help_explains_exit_codes() {
+    let out = Shell::new().ok(&["--help"]);
+    assert!(
+        out.contains("Exit codes:") && out.contains("accept --age-confirmed"),
+        "{out}"
+    );
+}
