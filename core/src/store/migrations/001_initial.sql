@@ -24,10 +24,11 @@ CREATE TRIGGER events_are_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END;
 
 -- Events waiting for the server's acknowledgement, written in the same
--- transaction as the event itself.
+-- transaction as the event itself. Keyed by the event's sequence number (the
+-- rowid), so that queueing an event touches no extra index page.
 CREATE TABLE outbox (
-    event_id   TEXT PRIMARY KEY REFERENCES events (id),
-    seq        INTEGER NOT NULL UNIQUE,
+    seq        INTEGER PRIMARY KEY REFERENCES events (seq),
+    event_id   TEXT NOT NULL,
     state      TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'parked')),
     attempts   INTEGER NOT NULL DEFAULT 0,
     last_error TEXT
