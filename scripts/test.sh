@@ -27,13 +27,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p altyn-consent-core --all-targets --features bench-support --locked -- -D warnings
 
 step "tests"
-cargo test --workspace --locked
+test_log=$(mktemp)
+cargo test --workspace --locked 2>&1 | tee "$test_log"
+# One total over every test binary, for the closing line.
+read -r passed failed < <(awk '/^test result: /{ for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$test_log")
+rm -f "$test_log"
 
 step "demo (the README's first command, unattended)"
 demo_out=$(mktemp)
 cargo run -q --locked -p altyn-consent-cli -- demo --yes >"$demo_out"
 tail -n 6 "$demo_out"
 grep -q "verified independently of the store" "$demo_out"
+passed=$((passed + 1))
 
 step "an export checked by an independent verifier (Python, no shared code)"
 work=$(mktemp -d)
@@ -45,10 +50,13 @@ args=(--data-dir "$work/data" --key-store file --key-dir "$work/keys")
 "$cli" "${args[@]}" permission withdraw camera >/dev/null
 "$cli" "${args[@]}" export --out "$work/export.json" 2>/dev/null
 python3 scripts/verify-export.py "$work/export.json"
+passed=$((passed + 1))
 sed 's/"decision": "granted"/"decision": "denied"/' "$work/export.json" >"$work/tampered.json"
 if python3 scripts/verify-export.py "$work/tampered.json"; then
   echo "the independent verifier accepted a tampered export"; exit 1
 fi
+passed=$((passed + 1))
 rm -rf "$work" "$demo_out"
 
-printf '\nscripts/test.sh: everything passed in %ss\n' "$(( $(date +%s) - start ))"
+printf '\nscripts/test.sh: everything passed in %ss (cargo tests, the demo, 2 export checks)\n' "$(( $(date +%s) - start ))"
+echo "tests: ${passed} passed, ${failed} failed"

@@ -12,7 +12,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -209,13 +208,16 @@ impl IdSource for CountingIds {
     }
 }
 
-/// RFC 3339, UTC, milliseconds: `2026-11-24T09:30:00.123Z`.
+/// RFC 3339, UTC, always three digits of milliseconds:
+/// `2026-11-24T09:30:00.120Z`. Fixed width, so the text sorts as time does
+/// and every platform writes the same bytes (the hash covers them).
 pub fn format_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let t = t
-        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .expect("milliseconds are valid nanoseconds");
-    t.format(&Rfc3339).expect("a UTC time always formats")
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .expect("a UTC time always formats")
 }
 
 /// Where and why a chain is broken.
@@ -441,6 +443,16 @@ mod tests {
     fn times_have_milliseconds_in_utc() {
         let t = time::macros::datetime!(2026-11-24 15:30:01.123456 +05:00);
         assert_eq!(format_time(t), "2026-11-24T10:30:01.123Z");
+        let round = time::macros::datetime!(2026-11-24 10:30:04.840 UTC);
+        assert_eq!(
+            format_time(round),
+            "2026-11-24T10:30:04.840Z",
+            "trailing zeros are kept"
+        );
+        assert_eq!(
+            format_time(time::macros::datetime!(2026-11-24 10:30:04 UTC)),
+            "2026-11-24T10:30:04.000Z"
+        );
     }
 
     #[test]

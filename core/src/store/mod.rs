@@ -206,6 +206,9 @@ impl Store {
                 let conn = Connection::open(&path)?;
                 let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(&*key)));
                 conn.execute_batch(&pragma)?;
+                // SQLCipher would print its own decryption failures to stderr
+                // (or logcat); our errors say the same, in words a user can act on.
+                conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
                 (conn, store_id)
             }
         };
