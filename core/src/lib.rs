@@ -11,6 +11,7 @@ pub mod permissions;
 pub mod policy;
 pub mod state;
 pub mod store;
+pub mod sync;
 
 pub use client::{describe_policy_status, ClientConfig, ConsentClient, ConsentError, VerifyReport};
 pub use ledger::{AppContext, Event, EventKind};

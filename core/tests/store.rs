@@ -173,7 +173,7 @@ fn a_store_from_a_newer_app_is_refused_untouched() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             }
         ),
         "{err}"

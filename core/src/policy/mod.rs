@@ -5,6 +5,7 @@
 //! clauses (`"4.2.5"`) whose ids are stable across versions, so a consent, a
 //! permission purpose or a diff can point at a clause by id.
 
+pub mod diff;
 mod render;
 pub mod seed;
 

@@ -33,7 +33,10 @@ const SQLITE_PLAIN_HEADER: &[u8] = b"SQLite format 3\0";
 const FOLD_SNAPSHOT: &str = "fold_snapshot";
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/001_initial.sql")),
+        M::up(include_str!("migrations/002_receipts.sql")),
+    ])
 }
 
 /// `PRAGMA application_id` is set by the first migration (as "ALYC").
@@ -46,7 +49,7 @@ fn the_first_migration_sets_the_application_id() {
 
 /// The newest schema version this build knows.
 pub fn latest_schema_version() -> usize {
-    1
+    2
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -552,6 +555,167 @@ impl Store {
             .conn
             .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
             as u64)
+    }
+
+    /// The oldest events waiting for upload (not parked), at most `limit`.
+    pub fn pending_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.seq, e.id, e.body FROM outbox o JOIN events e ON e.seq = o.seq \
+             WHERE o.state = 'pending' ORDER BY o.seq LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(StoredEvent {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    id: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    /// Counts of events waiting (pending, parked).
+    pub fn outbox_counts(&self) -> Result<(u64, u64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'parked') FROM outbox",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+
+    /// Notes a failed attempt on these events (they stay queued).
+    pub fn note_attempt(&self, seqs: &[u64], error: &str) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE seq = ?1",
+        )?;
+        for seq in seqs {
+            stmt.execute(params![*seq as i64, error])?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a verified receipt and takes the events it covers out of the
+    /// outbox, in one transaction.
+    pub fn record_receipt(
+        &mut self,
+        received_at: &str,
+        body: &str,
+        seqs: &[u64],
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO receipts (received_at, body) VALUES (?1, ?2)",
+            params![received_at, body],
+        )?;
+        let receipt_id = tx.last_insert_rowid();
+        for seq in seqs {
+            tx.execute(
+                "INSERT OR IGNORE INTO acks (seq, receipt_id) VALUES (?1, ?2)",
+                params![*seq as i64, receipt_id],
+            )?;
+            tx.execute("DELETE FROM outbox WHERE seq = ?1", params![*seq as i64])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Parks the pending events from `seq` on (they link to it, so none of
+    /// them can be accepted before it). They stay, with the reason.
+    pub fn park_from(&self, seq: u64, reason: &str) -> Result<u64, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET state = 'parked', last_error = ?2 WHERE seq >= ?1 AND state = 'pending'",
+            params![seq as i64, reason],
+        )? as u64)
+    }
+
+    /// Puts parked events back in the queue (after the cause was fixed).
+    pub fn unpark_all(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.execute(
+            "UPDATE outbox SET state = 'pending' WHERE state = 'parked'",
+            [],
+        )? as u64)
+    }
+
+    /// Every kept receipt (JSON), oldest first.
+    pub fn receipts(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT body FROM receipts ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// How many events a receipt covers.
+    pub fn acknowledged_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM acks", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Fills an empty store with a ledger restored from the server: the
+    /// events (already verified by the caller), the receipts that cover them,
+    /// and the installation they belong to. Nothing goes to the outbox: the
+    /// server has them all. Refused if the store already holds events.
+    pub fn import_restored(
+        &mut self,
+        install_id: &str,
+        events: &[Event],
+        receipts: &[(String, String, Vec<u64>)],
+        fold_snapshot: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing: i64 = tx.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+        if existing > 0 {
+            return Err(StoreError::Decode(
+                "restore needs an empty store; this one already holds events".into(),
+            ));
+        }
+        for event in events {
+            let body = String::from_utf8(
+                crate::canonical::to_canonical_json(event)
+                    .map_err(|e| StoreError::Decode(e.to_string()))?,
+            )
+            .expect("canonical JSON is UTF-8");
+            tx.execute(
+                "INSERT INTO events (seq, id, body) VALUES (?1, ?2, ?3)",
+                params![event.seq as i64, event.id.to_string(), body],
+            )?;
+        }
+        for (received_at, body, seqs) in receipts {
+            tx.execute(
+                "INSERT INTO receipts (received_at, body) VALUES (?1, ?2)",
+                params![received_at, body],
+            )?;
+            let receipt_id = tx.last_insert_rowid();
+            for seq in seqs {
+                tx.execute(
+                    "INSERT OR IGNORE INTO acks (seq, receipt_id) VALUES (?1, ?2)",
+                    params![*seq as i64, receipt_id],
+                )?;
+            }
+        }
+        let (head_seq, head_hash) = events
+            .last()
+            .map(|e| (e.seq, e.hash.clone()))
+            .unwrap_or((0, GENESIS_HASH.to_string()));
+        for (key, value) in [
+            ("install_id", install_id.to_string()),
+            ("head_seq", head_seq.to_string()),
+            ("head_hash", head_hash),
+            (FOLD_SNAPSHOT, fold_snapshot.to_string()),
+        ] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// SQLCipher's page-by-page HMAC check and SQLite's structural check.

@@ -15,6 +15,9 @@ use crate::policy::{select_locale, PolicyDocument, PolicyError, PolicyRef, FALLB
 use crate::state::{ConsentState, LedgerFold, PolicyStatus};
 use crate::store::{decode_event, KeyProvider, Store, StoreError, StoreKey};
 
+mod sync;
+pub use sync::SyncStatus;
+
 /// Longest account id accepted from a shell.
 const MAX_ACCOUNT_ID: usize = 128;
 
@@ -52,6 +55,10 @@ pub enum ConsentError {
     LedgerBroken(#[from] ChainBreak),
     #[error("the consent store failed its integrity check: {0}")]
     IntegrityCheckFailed(String),
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
+    #[error("restore from the server failed: {0}. Nothing was written")]
+    RestoreFailed(String),
 }
 
 /// What a shell hands in to open the client.

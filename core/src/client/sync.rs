@@ -1,0 +1,423 @@
+//! The client's side of sync: one pass uploads the outbox (exactly once,
+//! whatever the network does), keeps the receipts, and brings new policy
+//! versions; restore rebuilds a fresh store from the server.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use serde::Serialize;
+
+use super::{ConsentClient, ConsentError};
+use crate::ledger::{verify_chain, Event};
+use crate::policy::diff::{diff, PolicyDiff};
+use crate::policy::FALLBACK_LOCALE;
+use crate::state::{ConsentState, LedgerFold, PolicyStatus};
+use crate::store::{OutboxEntry, StoreError};
+use crate::sync::transport::Outcome;
+use crate::sync::wire::{Receipt, UploadBatch};
+use crate::sync::{SyncConfig, SyncError, SyncReport, Transport};
+
+/// What waits for upload and what the server has confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    pub pending: u64,
+    pub parked: u64,
+    /// Parked events with the server's reason, oldest first.
+    pub parked_events: Vec<ParkedEvent>,
+    /// Events covered by a verified receipt.
+    pub acknowledged: u64,
+    pub receipts: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParkedEvent {
+    pub seq: u64,
+    pub event_id: String,
+    pub reason: String,
+}
+
+const ETAG_KEY: &str = "policy_etag";
+
+impl ConsentClient {
+    /// One sync pass: uploads what waits, keeps the receipts, fetches the
+    /// current policy. Returns what it did and when to run again; never
+    /// drops an event.
+    pub async fn sync(&self, config: &SyncConfig) -> Result<SyncReport, ConsentError> {
+        if config.server_keys.is_empty() {
+            return Err(SyncError::Config(
+                "no server key is configured, so receipts could not be verified".into(),
+            )
+            .into());
+        }
+        let transport = Transport::new(config)?;
+        let mut report = SyncReport::default();
+        let mut token = transport.token(false)?;
+        let mut refreshed = false;
+        let mut batch_size = config.batch_size.max(1);
+        let mut backoff = backoff(config);
+        let mut attempts = 0usize;
+        let install_id = self.lock().install_id.clone();
+
+        loop {
+            let events = self.lock().store.pending_events(batch_size)?;
+            let (Some(first), Some(last)) = (events.first(), events.last()) else {
+                break;
+            };
+            let (first_seq, last_seq) = (first.seq, last.seq);
+            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            report.sent += events.len() as u64;
+            let batch = UploadBatch {
+                install_id: install_id.clone(),
+                events,
+            };
+            tracing::debug!(first_seq, last_seq, "uploading a batch");
+            match transport.upload(&token, &batch).await {
+                Outcome::Done(receipt) => {
+                    if let Err(why) = check_receipt(&receipt, &batch, config) {
+                        // A server that does not prove what it holds has not
+                        // acknowledged anything: the events stay queued.
+                        self.lock().store.note_attempt(&seqs, &why)?;
+                        report.stopped_because = Some(why);
+                        report.next_retry_in_secs = Some(config.max_wait.as_secs());
+                        break;
+                    }
+                    let body = serde_json::to_string(&receipt).expect("a receipt serialises");
+                    self.lock()
+                        .store
+                        .record_receipt(&receipt.body.received_at, &body, &seqs)?;
+                    report.acknowledged += seqs.len() as u64;
+                    report.receipts += 1;
+                    attempts = 0;
+                    backoff = self::backoff(config);
+                }
+                Outcome::Retry {
+                    reason,
+                    retry_after,
+                } => {
+                    attempts += 1;
+                    self.lock().store.note_attempt(&seqs, &reason)?;
+                    let delay =
+                        retry_after.unwrap_or_else(|| backoff.next().unwrap_or(config.max_wait));
+                    if attempts >= config.max_attempts || delay > config.max_wait {
+                        report.stopped_because = Some(reason);
+                        report.next_retry_in_secs = Some(delay.as_secs().max(1));
+                        break;
+                    }
+                    tracing::info!(
+                        delay_ms = delay.as_millis() as u64,
+                        "upload will be retried"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                Outcome::Unauthorized if !refreshed => {
+                    token = transport.token(true)?;
+                    refreshed = true;
+                }
+                Outcome::Unauthorized => {
+                    report.stopped_because =
+                        Some("the server refused the access token, also a fresh one: the user must sign in again".into());
+                    break;
+                }
+                Outcome::TooLarge if batch_size > 1 => batch_size = (batch_size / 2).max(1),
+                Outcome::TooLarge => {
+                    let reason = "413: the server refuses this event as too large".to_string();
+                    report.parked += self.lock().store.park_from(first_seq, &reason)?;
+                    report.stopped_because = Some(reason);
+                    break;
+                }
+                Outcome::Rejected { status, error } => {
+                    let named = error
+                        .seq
+                        .or_else(|| {
+                            batch
+                                .events
+                                .iter()
+                                .find(|e| Some(e.id.to_string()) == error.event_id)
+                                .map(|e| e.seq)
+                        })
+                        .filter(|seq| seqs.contains(seq))
+                        .unwrap_or(first_seq);
+                    let reason = format!("{status} {}: {}", error.error, error.message);
+                    tracing::warn!(status, seq = named, "events parked");
+                    report.parked += self.lock().store.park_from(named, &reason)?;
+                    report.stopped_because = Some(reason);
+                    break;
+                }
+                Outcome::Insecure(why) => {
+                    report.stopped_because = Some(why);
+                    break;
+                }
+                Outcome::NotModified => {
+                    report.stopped_because = Some("the server answered 304 to an upload".into());
+                    break;
+                }
+            }
+        }
+
+        if report.stopped_because.is_none() {
+            match self.refresh_policy(&transport, &token, config).await {
+                Ok(updated) => report.policy_updated_to = updated,
+                Err(why) => report.stopped_because = Some(why),
+            }
+        }
+        let (pending, _) = self.lock().store.outbox_counts()?;
+        report.pending = pending;
+        if pending > 0 && report.next_retry_in_secs.is_none() {
+            report.next_retry_in_secs = Some(config.min_backoff.as_secs().max(1));
+        }
+        Ok(report)
+    }
+
+    /// Fetches the current policy (conditional on the ETag), verifies the
+    /// publisher's signature and installs it. A bad or missing signature, or
+    /// a different text under a known version, is refused and the previous
+    /// policy stays. Returns the new version if it changed.
+    async fn refresh_policy(
+        &self,
+        transport: &Transport,
+        token: &str,
+        config: &SyncConfig,
+    ) -> Result<Option<u32>, String> {
+        let (policy_id, etag) = {
+            let inner = self.lock();
+            (
+                inner.policy_id.clone(),
+                inner.store.meta(ETAG_KEY).ok().flatten(),
+            )
+        };
+        match transport
+            .fetch_policy(token, &policy_id, FALLBACK_LOCALE, etag.as_deref())
+            .await
+        {
+            Outcome::NotModified => Ok(None),
+            Outcome::Done((signed, new_etag)) => {
+                let doc = signed.verify(&config.policy_keys).map_err(|e| {
+                    format!("the server's policy was refused and the current one kept: {e}")
+                })?;
+                let version = doc.version;
+                let changed = self
+                    .install_policy(doc)
+                    .map_err(|e| format!("the server's policy was refused: {e}"))?;
+                if let Some(etag) = new_etag {
+                    let _ = self.lock().store.set_meta(ETAG_KEY, &etag);
+                }
+                Ok(changed.then_some(version))
+            }
+            Outcome::Retry { reason, .. } => {
+                Err(format!("the policy could not be fetched: {reason}"))
+            }
+            Outcome::Insecure(why) => Err(why),
+            Outcome::Unauthorized => {
+                Err("the server refused the access token for the policy".into())
+            }
+            Outcome::TooLarge => Err("the server's policy is too large".into()),
+            Outcome::Rejected { status, error } => Err(format!(
+                "the policy request was refused: {status} {}",
+                error.message
+            )),
+        }
+    }
+
+    /// What waits for upload, what is parked and why, and what the server
+    /// has confirmed with receipts.
+    pub fn sync_status(&self) -> Result<SyncStatus, ConsentError> {
+        let inner = self.lock_fresh()?;
+        let (pending, parked) = inner.store.outbox_counts()?;
+        let parked_events = inner
+            .store
+            .outbox(10_000)?
+            .into_iter()
+            .filter(|e: &OutboxEntry| e.state == "parked")
+            .map(|e| ParkedEvent {
+                seq: e.seq,
+                event_id: e.event_id,
+                reason: e.last_error.unwrap_or_default(),
+            })
+            .collect();
+        Ok(SyncStatus {
+            pending,
+            parked,
+            parked_events,
+            acknowledged: inner.store.acknowledged_count()?,
+            receipts: inner.store.receipts()?.len() as u64,
+        })
+    }
+
+    /// Puts parked events back in the queue, once the cause is fixed (a
+    /// server fix, an app update). Returns how many.
+    pub fn retry_parked(&self) -> Result<u64, ConsentError> {
+        Ok(self.lock_fresh()?.store.unpark_all()?)
+    }
+
+    /// The kept receipts, oldest first.
+    pub fn receipts(&self) -> Result<Vec<Receipt>, ConsentError> {
+        let bodies = self.lock().store.receipts()?;
+        bodies
+            .iter()
+            .map(|b| {
+                serde_json::from_str(b).map_err(|e| {
+                    StoreError::Decode(format!("a kept receipt does not decode: {e}")).into()
+                })
+            })
+            .collect()
+    }
+
+    /// §10.3: while a new version waits for consent, what changed since the
+    /// version the user accepted, clause by clause.
+    pub fn policy_changes(&self) -> Result<Option<PolicyDiff>, ConsentError> {
+        let mut inner = self.lock_fresh()?;
+        let PolicyStatus::ReconsentRequired { from_version, .. } = inner.state()?.policy else {
+            return Ok(None);
+        };
+        let policy_id = inner.policy_id.clone();
+        let current = inner.text_for(FALLBACK_LOCALE).clone();
+        let Some(old) = inner
+            .store
+            .policy(&policy_id, from_version, &current.locale)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(diff(&old, &current)))
+    }
+
+    /// Rebuilds an empty store from the server: the events of the subject's
+    /// most recent installation, checked link by link and against the signed
+    /// receipts, then the current policy. This device continues that
+    /// installation's ledger. Nothing is written if any check fails.
+    pub async fn restore_from_server(
+        &self,
+        config: &SyncConfig,
+    ) -> Result<ConsentState, ConsentError> {
+        let transport = Transport::new(config)?;
+        let mut token = transport.token(false)?;
+        let mut page = transport.fetch_events(&token).await;
+        if matches!(page, Outcome::Unauthorized) {
+            token = transport.token(true)?;
+            page = transport.fetch_events(&token).await;
+        }
+        let page = match page {
+            Outcome::Done(page) => page,
+            Outcome::Retry { reason, .. } => return Err(ConsentError::RestoreFailed(reason)),
+            Outcome::Insecure(why) => return Err(ConsentError::RestoreFailed(why)),
+            Outcome::Unauthorized => {
+                return Err(ConsentError::RestoreFailed(
+                    "the server refused the access token".into(),
+                ))
+            }
+            Outcome::Rejected { status, error } => {
+                return Err(ConsentError::RestoreFailed(format!(
+                    "{status} {}",
+                    error.message
+                )))
+            }
+            Outcome::TooLarge | Outcome::NotModified => {
+                return Err(ConsentError::RestoreFailed("unexpected answer".into()))
+            }
+        };
+        // The installation whose last event is the newest.
+        let mut by_install: BTreeMap<String, Vec<Event>> = BTreeMap::new();
+        for event in page.events {
+            by_install
+                .entry(event.install_id.clone())
+                .or_default()
+                .push(event);
+        }
+        let Some((install_id, mut events)) = by_install.into_iter().max_by(|a, b| {
+            a.1.iter()
+                .map(|e| &e.at)
+                .max()
+                .cmp(&b.1.iter().map(|e| &e.at).max())
+        }) else {
+            return Err(ConsentError::RestoreFailed(
+                "the server holds no events for this account".into(),
+            ));
+        };
+        events.sort_by_key(|e| e.seq);
+        let report =
+            verify_chain(&events, None).map_err(|e| ConsentError::RestoreFailed(e.to_string()))?;
+
+        // Every event must be covered by a verified receipt with its hash.
+        let mut covered: BTreeMap<u64, String> = BTreeMap::new();
+        let mut kept = Vec::new();
+        for receipt in page
+            .receipts
+            .iter()
+            .filter(|r| r.body.install_id == install_id)
+        {
+            receipt
+                .verify(&config.server_keys)
+                .map_err(|e| ConsentError::RestoreFailed(e.to_string()))?;
+            let seqs: Vec<u64> = receipt.body.acknowledged.iter().map(|a| a.seq).collect();
+            for ack in &receipt.body.acknowledged {
+                covered.insert(ack.seq, ack.hash.clone());
+            }
+            kept.push((
+                receipt.body.received_at.clone(),
+                serde_json::to_string(receipt).expect("serialises"),
+                seqs,
+            ));
+        }
+        for event in &events {
+            if covered.get(&event.seq) != Some(&event.hash) {
+                return Err(ConsentError::RestoreFailed(format!(
+                    "event #{} is not covered by a signed receipt with its hash",
+                    event.seq
+                )));
+            }
+        }
+        let fold = LedgerFold::of(&events);
+        {
+            let mut inner = self.lock_fresh()?;
+            let snapshot = serde_json::to_string(&fold).expect("a fold serialises");
+            inner
+                .store
+                .import_restored(&install_id, &events, &kept, &snapshot)?;
+            inner.install_id = install_id;
+            inner.fold = fold;
+            inner.cached_state = None;
+        }
+        tracing::info!(events = report.events, "ledger restored from the server");
+        let _ = self.refresh_policy(&transport, &token, config).await;
+        self.state()
+    }
+}
+
+fn backoff(config: &SyncConfig) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(config.min_backoff)
+        .with_max_delay(config.max_wait)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// A receipt proves the upload only if a trusted key signed it and it names
+/// every event of the batch with its hash.
+fn check_receipt(
+    receipt: &Receipt,
+    batch: &UploadBatch,
+    config: &SyncConfig,
+) -> Result<(), String> {
+    receipt
+        .verify(&config.server_keys)
+        .map_err(|e| format!("the server's receipt was refused: {e}"))?;
+    if receipt.body.install_id != batch.install_id {
+        return Err("the server's receipt is for another installation".into());
+    }
+    for event in &batch.events {
+        let acked = receipt
+            .body
+            .acknowledged
+            .iter()
+            .any(|a| a.id == event.id && a.seq == event.seq && a.hash == event.hash);
+        if !acked {
+            return Err(format!(
+                "the server's receipt does not cover event #{} with its hash",
+                event.seq
+            ));
+        }
+    }
+    Ok(())
+}

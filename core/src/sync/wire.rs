@@ -1,0 +1,266 @@
+//! What travels between the app and the backend, and the signatures that
+//! make it proof: the server signs each receipt with its Ed25519 key, and the
+//! publisher signs each policy text with the policy key. Both sign the
+//! canonical JSON (see [`crate::canonical`]) behind a domain string.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::canonical;
+use crate::ledger::{ChainHead, Event};
+use crate::policy::PolicyDocument;
+
+pub const RECEIPT_FORMAT: &str = "altyn-consent-receipt/1";
+const RECEIPT_DOMAIN: &[u8] = b"altyn-consent/receipt/v1\n";
+const POLICY_SIGNATURE_DOMAIN: &[u8] = b"altyn-consent/policy-signature/v1\n";
+
+/// `POST /v1/events`: the next events of one installation, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadBatch {
+    pub install_id: String,
+    pub events: Vec<Event>,
+}
+
+/// One acknowledged event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckedEvent {
+    pub id: Uuid,
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// What the server attests: it holds these events of this installation, and
+/// its copy of the chain ends at `head`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    pub format: String,
+    /// Which server key signed (first 16 hex digits of its SHA-256).
+    pub key_id: String,
+    pub subject: String,
+    pub install_id: String,
+    /// Server time of the acknowledgement.
+    pub received_at: String,
+    pub acknowledged: Vec<AckedEvent>,
+    pub head: ChainHead,
+}
+
+/// A signed receipt: the consent's proof on the app's side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    pub body: ReceiptBody,
+    /// Base64 Ed25519 signature over the domain string and the canonical body.
+    pub signature: String,
+}
+
+/// `GET /v1/policies/{id}`: a policy text with the publisher's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedPolicy {
+    pub policy: PolicyDocument,
+    pub key_id: String,
+    /// Base64 Ed25519 signature over the domain string and the canonical policy.
+    pub signature: String,
+}
+
+/// `GET /v1/events`: everything the server holds for the caller's subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsPage {
+    pub events: Vec<Event>,
+    pub receipts: Vec<Receipt>,
+}
+
+/// Every error the API answers, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiError {
+    /// A stable code: `broken_chain`, `conflict`, `too_large`, `bad_request`,
+    /// `unauthorized`, `forbidden`, `not_found`, `rate_limited`, `internal`.
+    pub error: String,
+    pub message: String,
+    /// The event the error is about, if it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the {what} is not signed by a trusted key (key id {key_id})")]
+    UnknownKey { what: &'static str, key_id: String },
+    #[error("the {what}'s signature does not verify: it was altered or forged")]
+    Invalid { what: &'static str },
+    #[error("{0}")]
+    BadKey(String),
+}
+
+/// A short, stable name for a public key: the first 16 hex digits of its SHA-256.
+pub fn key_id(key: &VerifyingKey) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))[..16].to_string()
+}
+
+/// Reads a public key written as 64 hex digits.
+pub fn parse_verifying_key(text: &str) -> Result<VerifyingKey, SignatureError> {
+    let bytes = hex::decode(text.trim())
+        .map_err(|_| SignatureError::BadKey("a public key must be 64 hex digits".into()))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| SignatureError::BadKey("a public key must be 32 bytes".into()))?;
+    VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| SignatureError::BadKey("not a valid Ed25519 public key".into()))
+}
+
+/// A new random signing key.
+pub fn generate_signing_key() -> SigningKey {
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).expect("system randomness");
+    SigningKey::from_bytes(&seed)
+}
+
+fn signed_bytes<T: Serialize>(domain: &[u8], value: &T) -> Vec<u8> {
+    let mut bytes = domain.to_vec();
+    bytes.extend(canonical::to_canonical_json(value).expect("wire types serialise"));
+    bytes
+}
+
+fn verify(
+    what: &'static str,
+    key_id_claimed: &str,
+    bytes: &[u8],
+    signature: &str,
+    keys: &[VerifyingKey],
+) -> Result<(), SignatureError> {
+    let key = keys
+        .iter()
+        .find(|k| key_id(k) == key_id_claimed)
+        .ok_or_else(|| SignatureError::UnknownKey {
+            what,
+            key_id: key_id_claimed.to_string(),
+        })?;
+    let raw = BASE64
+        .decode(signature)
+        .map_err(|_| SignatureError::Invalid { what })?;
+    let signature = Signature::from_slice(&raw).map_err(|_| SignatureError::Invalid { what })?;
+    key.verify(bytes, &signature)
+        .map_err(|_| SignatureError::Invalid { what })
+}
+
+impl Receipt {
+    pub fn sign(key: &SigningKey, body: ReceiptBody) -> Receipt {
+        let signature = key.sign(&signed_bytes(RECEIPT_DOMAIN, &body));
+        Receipt {
+            body,
+            signature: BASE64.encode(signature.to_bytes()),
+        }
+    }
+
+    /// Checks the signature against the trusted server keys.
+    pub fn verify(&self, keys: &[VerifyingKey]) -> Result<(), SignatureError> {
+        verify(
+            "receipt",
+            &self.body.key_id,
+            &signed_bytes(RECEIPT_DOMAIN, &self.body),
+            &self.signature,
+            keys,
+        )
+    }
+}
+
+impl SignedPolicy {
+    pub fn sign(key: &SigningKey, policy: PolicyDocument) -> SignedPolicy {
+        let signature = key.sign(&signed_bytes(POLICY_SIGNATURE_DOMAIN, &policy));
+        SignedPolicy {
+            key_id: key_id(&key.verifying_key()),
+            policy,
+            signature: BASE64.encode(signature.to_bytes()),
+        }
+    }
+
+    /// Checks the publisher's signature, then the document's own rules.
+    pub fn verify(self, keys: &[VerifyingKey]) -> Result<PolicyDocument, SignatureError> {
+        verify(
+            "policy",
+            &self.key_id,
+            &signed_bytes(POLICY_SIGNATURE_DOMAIN, &self.policy),
+            &self.signature,
+            keys,
+        )?;
+        Ok(self.policy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> ReceiptBody {
+        ReceiptBody {
+            format: RECEIPT_FORMAT.into(),
+            key_id: String::new(),
+            subject: "s".into(),
+            install_id: "i".into(),
+            received_at: "2026-11-24T00:00:00.000Z".into(),
+            acknowledged: vec![AckedEvent {
+                id: Uuid::nil(),
+                seq: 1,
+                hash: "h".into(),
+            }],
+            head: ChainHead {
+                events: 1,
+                hash: "h".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_signed_receipt_verifies_and_an_altered_one_does_not() {
+        let key = generate_signing_key();
+        let mut b = body();
+        b.key_id = key_id(&key.verifying_key());
+        let receipt = Receipt::sign(&key, b);
+        receipt.verify(&[key.verifying_key()]).unwrap();
+        let mut altered = receipt.clone();
+        altered.body.acknowledged[0].seq = 2;
+        assert_eq!(
+            altered.verify(&[key.verifying_key()]),
+            Err(SignatureError::Invalid { what: "receipt" })
+        );
+        let other = generate_signing_key();
+        assert!(matches!(
+            receipt.verify(&[other.verifying_key()]),
+            Err(SignatureError::UnknownKey { .. })
+        ));
+    }
+
+    #[test]
+    fn a_signed_policy_verifies_and_a_changed_clause_does_not() {
+        let key = generate_signing_key();
+        let signed = SignedPolicy::sign(&key, PolicyDocument::bundled());
+        assert_eq!(
+            signed.clone().verify(&[key.verifying_key()]).unwrap(),
+            PolicyDocument::bundled()
+        );
+        let mut forged = signed;
+        forged.policy.title.push('!');
+        assert!(forged.verify(&[key.verifying_key()]).is_err());
+    }
+
+    #[test]
+    fn public_keys_round_trip_as_hex() {
+        let key = generate_signing_key().verifying_key();
+        assert_eq!(
+            parse_verifying_key(&hex::encode(key.as_bytes())).unwrap(),
+            key
+        );
+        assert!(parse_verifying_key("zz").is_err());
+    }
+}

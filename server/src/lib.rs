@@ -1,0 +1,395 @@
+//! The reference sync backend: HTTPS only (axum over rustls with the ring
+//! provider), SQLite storage in WAL mode, idempotent chain-checked ingestion,
+//! Ed25519-signed receipts and policies. The contract is `server/openapi.json`.
+
+pub mod faults;
+mod storage;
+mod tls;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use altyn_consent_core::policy::PolicyDocument;
+use altyn_consent_core::sync::wire::{key_id, EventsPage, UploadBatch};
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::Deserialize;
+
+pub use faults::{Fault, FaultPlan};
+pub use storage::{Refusal, Storage};
+
+/// Every route the server answers, as `(method, OpenAPI path)`. A test
+/// checks that `openapi.json` describes exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/health"),
+    ("post", "/v1/events"),
+    ("get", "/v1/events"),
+    ("get", "/v1/policies/{policy_id}"),
+];
+
+/// How the server runs. Flags and environment variables of the same name.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerConfig {
+    /// Address to listen on (HTTPS).
+    #[arg(long, env = "ALTYN_SERVER_LISTEN", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Folder for the database, the signing keys and the dev certificates.
+    #[arg(
+        long = "server-data-dir",
+        env = "ALTYN_SERVER_DATA_DIR",
+        default_value = "altyn-server-data"
+    )]
+    pub data_dir: PathBuf,
+    /// PEM certificate chain; without it a dev CA and certificate are made.
+    #[arg(long, env = "ALTYN_SERVER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "ALTYN_SERVER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Access tokens as TOKEN=SUBJECT, comma-separated.
+    #[arg(
+        long,
+        env = "ALTYN_SERVER_TOKENS",
+        value_delimiter = ',',
+        default_value = "dev-token=dev-subject"
+    )]
+    pub tokens: Vec<String>,
+    /// Largest request body, in bytes (answered 413 beyond).
+    #[arg(long, env = "ALTYN_SERVER_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most events in one upload (answered 400 beyond).
+    #[arg(long, env = "ALTYN_SERVER_MAX_BATCH", default_value_t = 1000)]
+    pub max_batch: usize,
+}
+
+impl ServerConfig {
+    /// A loopback server on a free port, storing in `data_dir`.
+    pub fn for_tests(data_dir: &Path, tokens: &[(&str, &str)]) -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            data_dir: data_dir.to_path_buf(),
+            tls_cert: None,
+            tls_key: None,
+            tokens: tokens.iter().map(|(t, s)| format!("{t}={s}")).collect(),
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch: 1000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+struct AppState {
+    storage: Storage,
+    receipt_key: SigningKey,
+    tokens: HashMap<String, String>,
+    max_batch: usize,
+    max_body: usize,
+}
+
+/// A running server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// `https://127.0.0.1:PORT/`
+    pub base_url: String,
+    /// The CA that signed the server's certificate (PEM), for the client.
+    pub ca_pem: Option<String>,
+    /// The server's certificate (DER), e.g. for pinning.
+    pub cert_der: Vec<u8>,
+    pub receipt_key: VerifyingKey,
+    pub policy_key: VerifyingKey,
+    pub faults: FaultPlan,
+    state: Arc<AppState>,
+    policy_signer: SigningKey,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Publishes a policy text, signed with the policy key.
+    pub fn publish_policy(&self, doc: PolicyDocument) -> Result<(), Refusal> {
+        doc.validate()
+            .map_err(|e| Refusal::new(400, "bad_request", e.to_string()))?;
+        self.state.storage.publish(doc, &self.policy_signer)
+    }
+
+    /// (events stored, distinct event ids): equal when nothing is duplicated.
+    pub fn event_counts(&self) -> (u64, u64) {
+        self.state.storage.event_counts().expect("counts")
+    }
+
+    /// Every event and receipt the server holds for `subject`.
+    pub fn events_of(&self, subject: &str) -> EventsPage {
+        let (events, receipts) = self.state.storage.events_of(subject).unwrap_or_default();
+        EventsPage { events, receipts }
+    }
+
+    /// Stops accepting connections and lets requests in flight finish.
+    pub async fn shutdown(self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        let _ = self.task.await;
+    }
+}
+
+fn load_or_create_key(path: &Path) -> Result<SigningKey, ServerError> {
+    let io = |source| ServerError::Io {
+        what: format!("key file {}", path.display()),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let bytes: [u8; 32] = hex::decode(text.trim())
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    ServerError::Config(format!("{} is not a 64-hex-digit key", path.display()))
+                })?;
+            Ok(SigningKey::from_bytes(&bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = altyn_consent_core::sync::wire::generate_signing_key();
+            tls::write_private(path, hex::encode(key.to_bytes()).as_bytes()).map_err(io)?;
+            std::fs::write(
+                path.with_extension("pub"),
+                hex::encode(key.verifying_key().as_bytes()),
+            )
+            .map_err(io)?;
+            Ok(key)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Starts the server; returns once it listens.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::Io {
+        what: format!("data folder {}", config.data_dir.display()),
+        source,
+    })?;
+    let mut tokens = HashMap::new();
+    for pair in &config.tokens {
+        let (token, subject) = pair
+            .split_once('=')
+            .filter(|(t, s)| !t.is_empty() && !s.is_empty())
+            .ok_or_else(|| ServerError::Config("tokens are written TOKEN=SUBJECT".into()))?;
+        tokens.insert(token.to_string(), subject.to_string());
+    }
+    let receipt_key = load_or_create_key(&config.data_dir.join("receipt-key.hex"))?;
+    let policy_signer = load_or_create_key(&config.data_dir.join("policy-key.hex"))?;
+    let storage = Storage::open(&config.data_dir.join("server.db"))?;
+    // The bundled policy is the first published version.
+    storage
+        .publish(PolicyDocument::bundled(), &policy_signer)
+        .map_err(|r| ServerError::Config(r.error.message))?;
+
+    let identity = tls::identity(&config)?;
+    let faults = FaultPlan::default();
+    let state = Arc::new(AppState {
+        storage,
+        receipt_key: receipt_key.clone(),
+        tokens,
+        max_batch: config.max_batch,
+        max_body: config.max_body_bytes,
+    });
+    let app = router(state.clone(), faults.clone());
+    let handle = axum_server::Handle::new();
+    let server = axum_server::bind_rustls(config.listen, identity.rustls)
+        .handle(handle.clone())
+        .serve(app.into_make_service());
+    let task = tokio::spawn(server);
+    let addr = handle
+        .listening()
+        .await
+        .ok_or_else(|| ServerError::Config(format!("could not listen on {}", config.listen)))?;
+    tracing::info!(%addr, receipt_key = %key_id(&receipt_key.verifying_key()), "consent server listening");
+    Ok(RunningServer {
+        addr,
+        base_url: format!("https://{addr}/"),
+        ca_pem: identity.ca_pem,
+        cert_der: identity.cert_der,
+        receipt_key: receipt_key.verifying_key(),
+        policy_key: policy_signer.verifying_key(),
+        faults,
+        state,
+        policy_signer,
+        handle,
+        task,
+    })
+}
+
+fn router(state: Arc<AppState>, faults: FaultPlan) -> Router {
+    Router::new()
+        .route(
+            "/v1/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/v1/events", post(upload).get(list_events))
+        .route("/v1/policies/{policy_id}", get(current_policy))
+        .fallback(|| async { refusal(Refusal::new(404, "not_found", "no such endpoint")) })
+        // The body limit is enforced by the handlers, so that it is answered
+        // with a JSON error rather than a bare 413.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(faults, faults::inject))
+        .with_state(state)
+}
+
+fn refusal(r: Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(r.error)).into_response()
+}
+
+fn subject_of(state: &AppState, headers: &HeaderMap) -> Result<String, Refusal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| Refusal::new(401, "unauthorized", "a bearer token is required"))?;
+    state
+        .tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(|| Refusal::new(401, "unauthorized", "the token is not valid"))
+}
+
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let subject = match subject_of(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return refusal(r),
+    };
+    let bytes: Bytes = match axum::body::to_bytes(body, state.max_body).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refusal(Refusal::new(
+                413,
+                "too_large",
+                format!(
+                    "the body is larger than {} bytes: send fewer events per request",
+                    state.max_body
+                ),
+            ))
+        }
+    };
+    let batch: UploadBatch = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return refusal(Refusal::new(
+                400,
+                "bad_request",
+                format!("the body is not an upload batch: {e}"),
+            ))
+        }
+    };
+    if batch.events.is_empty() {
+        return refusal(Refusal::new(
+            400,
+            "bad_request",
+            "the batch holds no events",
+        ));
+    }
+    if batch.events.len() > state.max_batch {
+        return refusal(Refusal::new(
+            400,
+            "bad_request",
+            format!("at most {} events per request", state.max_batch),
+        ));
+    }
+    let storage_state = state.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        storage_state.storage.ingest(
+            &subject,
+            &batch.install_id,
+            &batch.events,
+            &storage_state.receipt_key,
+        )
+    })
+    .await;
+    match result {
+        Ok(Ok(receipt)) => Json(receipt).into_response(),
+        Ok(Err(r)) => refusal(r),
+        Err(_) => refusal(Refusal::new(
+            500,
+            "internal",
+            "the request failed inside the server",
+        )),
+    }
+}
+
+async fn list_events(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let subject = match subject_of(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return refusal(r),
+    };
+    match state.storage.events_of(&subject) {
+        Ok((events, receipts)) => Json(EventsPage { events, receipts }).into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+#[derive(Deserialize)]
+struct LocaleQuery {
+    locale: Option<String>,
+}
+
+async fn current_policy(
+    State(state): State<Arc<AppState>>,
+    UrlPath(policy_id): UrlPath<String>,
+    Query(query): Query<LocaleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = subject_of(&state, &headers) {
+        return refusal(r);
+    }
+    let locale = query.locale.unwrap_or_else(|| "ru".into());
+    match state.storage.current_policy(&policy_id, &locale) {
+        Ok(Some((hash, signed))) => {
+            let etag = format!("\"{hash}\"");
+            let matches = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == Some(etag.as_str());
+            if matches {
+                return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+            }
+            (
+                StatusCode::OK,
+                [
+                    (header::ETAG, etag),
+                    (header::CONTENT_TYPE, "application/json".to_string()),
+                ],
+                signed,
+            )
+                .into_response()
+        }
+        Ok(None) => refusal(Refusal::new(
+            404,
+            "not_found",
+            format!("no policy {policy_id:?} is published"),
+        )),
+        Err(r) => refusal(r),
+    }
+}

@@ -1,0 +1,327 @@
+//! The server's storage: SQLite in WAL mode, in a real file. Ingestion of a
+//! batch is one transaction: all of it is stored, or none of it.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use altyn_consent_core::ledger::{ChainHead, Event, GENESIS_HASH};
+use altyn_consent_core::policy::PolicyDocument;
+use altyn_consent_core::sync::wire::{
+    AckedEvent, ApiError, Receipt, ReceiptBody, SignedPolicy, RECEIPT_FORMAT,
+};
+use ed25519_dalek::SigningKey;
+use rusqlite::{params, Connection, OptionalExtension};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS installs (
+    install_id TEXT PRIMARY KEY,
+    subject    TEXT NOT NULL,
+    head_seq   INTEGER NOT NULL,
+    head_hash  TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS events (
+    id          TEXT PRIMARY KEY,
+    install_id  TEXT NOT NULL REFERENCES installs (install_id),
+    seq         INTEGER NOT NULL,
+    hash        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    UNIQUE (install_id, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS receipts (
+    id         INTEGER PRIMARY KEY,
+    install_id TEXT NOT NULL,
+    body       TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS receipts_by_install ON receipts (install_id);
+CREATE TABLE IF NOT EXISTS policies (
+    policy_id    TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    locale       TEXT NOT NULL,
+    hash         TEXT NOT NULL,
+    signed       TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    PRIMARY KEY (policy_id, version, locale)
+) STRICT;
+";
+
+/// An error of the API, with its HTTP status.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: u16,
+    pub error: ApiError,
+}
+
+impl Refusal {
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            error: ApiError {
+                error: code.into(),
+                message: message.into(),
+                event_id: None,
+                seq: None,
+            },
+        }
+    }
+    fn about(mut self, event: &Event) -> Self {
+        self.error.event_id = Some(event.id.to_string());
+        self.error.seq = Some(event.seq);
+        self
+    }
+}
+
+impl From<rusqlite::Error> for Refusal {
+    fn from(e: rusqlite::Error) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        Refusal::new(
+            500,
+            "internal",
+            "the server could not store the request; try again later",
+        )
+    }
+}
+
+pub struct Storage {
+    conn: Mutex<Connection>,
+}
+
+fn now() -> String {
+    altyn_consent_core::ledger::format_time(time::OffsetDateTime::now_utc())
+}
+
+impl Storage {
+    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Storage {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stores a batch for `subject`, idempotently by event id, checking every
+    /// hash and link; answers with a signed receipt for every event of the batch.
+    pub fn ingest(
+        &self,
+        subject: &str,
+        install_id: &str,
+        events: &[Event],
+        key: &SigningKey,
+    ) -> Result<Receipt, Refusal> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let owner: Option<(String, u64, String)> = tx
+            .query_row(
+                "SELECT subject, head_seq, head_hash FROM installs WHERE install_id = ?1",
+                [install_id],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)),
+            )
+            .optional()?;
+        let (mut head_seq, mut head_hash) = match owner {
+            Some((owner, _, _)) if owner != subject => {
+                return Err(Refusal::new(
+                    403,
+                    "forbidden",
+                    "this installation belongs to another subject",
+                ))
+            }
+            Some((_, seq, hash)) => (seq, hash),
+            None => {
+                tx.execute(
+                    "INSERT INTO installs (install_id, subject, head_seq, head_hash) VALUES (?1, ?2, 0, ?3)",
+                    params![install_id, subject, GENESIS_HASH],
+                )?;
+                (0, GENESIS_HASH.to_string())
+            }
+        };
+        let received_at = now();
+        let mut acknowledged = Vec::with_capacity(events.len());
+        for event in events {
+            if event.install_id != install_id {
+                return Err(Refusal::new(
+                    400,
+                    "bad_request",
+                    "an event of another installation is in the batch",
+                )
+                .about(event));
+            }
+            // Before an account is linked, an event's subject is its install id.
+            if event.subject != subject && event.subject != event.install_id {
+                return Err(
+                    Refusal::new(403, "forbidden", "the event belongs to another subject")
+                        .about(event),
+                );
+            }
+            if event.compute_hash() != event.hash {
+                return Err(Refusal::new(
+                    422,
+                    "broken_chain",
+                    "the event's content does not match its hash",
+                )
+                .about(event));
+            }
+            let stored: Option<String> = tx
+                .query_row(
+                    "SELECT hash FROM events WHERE id = ?1",
+                    [event.id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match stored {
+                Some(hash) if hash == event.hash => {}
+                Some(_) => {
+                    return Err(Refusal::new(
+                        409,
+                        "conflict",
+                        "another event with this id is already stored",
+                    )
+                    .about(event))
+                }
+                None => {
+                    if event.seq != head_seq + 1 || event.prev_hash != head_hash {
+                        return Err(Refusal::new(
+                            422,
+                            "broken_chain",
+                            format!("the event does not continue the stored chain, which ends at #{head_seq}"),
+                        )
+                        .about(event));
+                    }
+                    let body = serde_json::to_string(event).expect("an event serialises");
+                    tx.execute(
+                        "INSERT INTO events (id, install_id, seq, hash, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![event.id.to_string(), install_id, event.seq as i64, event.hash, body, received_at],
+                    )?;
+                    head_seq = event.seq;
+                    head_hash = event.hash.clone();
+                }
+            }
+            acknowledged.push(AckedEvent {
+                id: event.id,
+                seq: event.seq,
+                hash: event.hash.clone(),
+            });
+        }
+        tx.execute(
+            "UPDATE installs SET head_seq = ?2, head_hash = ?3 WHERE install_id = ?1",
+            params![install_id, head_seq as i64, head_hash],
+        )?;
+        let receipt = Receipt::sign(
+            key,
+            ReceiptBody {
+                format: RECEIPT_FORMAT.into(),
+                key_id: altyn_consent_core::sync::wire::key_id(&key.verifying_key()),
+                subject: subject.into(),
+                install_id: install_id.into(),
+                received_at,
+                acknowledged,
+                head: ChainHead {
+                    events: head_seq,
+                    hash: head_hash,
+                },
+            },
+        );
+        tx.execute(
+            "INSERT INTO receipts (install_id, body) VALUES (?1, ?2)",
+            params![
+                install_id,
+                serde_json::to_string(&receipt).expect("a receipt serialises")
+            ],
+        )?;
+        tx.commit()?;
+        Ok(receipt)
+    }
+
+    /// Every event and receipt of the subject's installations.
+    pub fn events_of(&self, subject: &str) -> Result<(Vec<Event>, Vec<Receipt>), Refusal> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.body FROM events e JOIN installs i ON i.install_id = e.install_id WHERE i.subject = ?1 ORDER BY e.install_id, e.seq",
+        )?;
+        let events = stmt
+            .query_map([subject], |r| r.get::<_, String>(0))?
+            .map(|row| Ok(serde_json::from_str(&row?).expect("stored events decode")))
+            .collect::<Result<Vec<Event>, rusqlite::Error>>()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.body FROM receipts r JOIN installs i ON i.install_id = r.install_id WHERE i.subject = ?1 ORDER BY r.id",
+        )?;
+        let receipts = stmt
+            .query_map([subject], |r| r.get::<_, String>(0))?
+            .map(|row| Ok(serde_json::from_str(&row?).expect("stored receipts decode")))
+            .collect::<Result<Vec<Receipt>, rusqlite::Error>>()?;
+        Ok((events, receipts))
+    }
+
+    /// How many events the server holds, and how many distinct ids (for tests).
+    pub fn event_counts(&self) -> Result<(u64, u64), rusqlite::Error> {
+        self.lock()
+            .query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })
+    }
+
+    /// Publishes a signed policy text. The same id, version and locale with
+    /// another text is refused; publishing the same text again is a no-op.
+    pub fn publish(&self, doc: PolicyDocument, key: &SigningKey) -> Result<(), Refusal> {
+        let conn = self.lock();
+        let hash = doc.hash();
+        let existing: Option<String> = conn
+            .query_row(
+                "SELECT hash FROM policies WHERE policy_id = ?1 AND version = ?2 AND locale = ?3",
+                params![doc.id, doc.version, doc.locale],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match existing {
+            Some(h) if h == hash => return Ok(()),
+            Some(_) => {
+                return Err(Refusal::new(
+                    409,
+                    "conflict",
+                    format!(
+                        "version {} of {} is already published with another text",
+                        doc.version, doc.id
+                    ),
+                ))
+            }
+            None => {}
+        }
+        let (id, version, locale) = (doc.id.clone(), doc.version, doc.locale.clone());
+        let signed = serde_json::to_string(&SignedPolicy::sign(key, doc)).expect("serialises");
+        conn.execute(
+            "INSERT INTO policies (policy_id, version, locale, hash, signed, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, version, locale, hash, signed, now()],
+        )?;
+        Ok(())
+    }
+
+    /// The newest published text of a policy in `locale`, else in `ru`.
+    pub fn current_policy(
+        &self,
+        policy_id: &str,
+        locale: &str,
+    ) -> Result<Option<(String, String)>, Refusal> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT hash, signed FROM policies WHERE policy_id = ?1 AND locale = ?2 ORDER BY version DESC LIMIT 1",
+        )?;
+        for candidate in [locale, "ru"] {
+            if let Some(found) = stmt
+                .query_row(params![policy_id, candidate], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+}
