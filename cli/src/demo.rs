@@ -1,18 +1,23 @@
 //! `altyn-consent demo`: the borrower's journey in a fresh, throw-away
-//! encrypted store. Everything printed is read back from the core.
+//! encrypted store, against the reference server started in-process on
+//! loopback with a fresh CA. Everything printed is read back from the core
+//! or the server.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
 use altyn_consent_core::ledger::verify_export;
-use altyn_consent_core::policy::{render_section, RenderFormat};
+use altyn_consent_core::policy::{render_section, Block, PolicyDocument, RenderFormat};
 use altyn_consent_core::store::MemoryKeyProvider;
+use altyn_consent_core::sync::wire::key_id;
+use altyn_consent_core::sync::{StaticToken, SyncConfig};
 use altyn_consent_core::{
     describe_policy_status, ClientConfig, ConsentClient, OsStatus, UserConsent,
 };
+use altyn_consent_server::{RunningServer, ServerConfig};
 
-use crate::output::{describe_event, print_state, short};
-use crate::{context, Failure};
+use crate::output::{describe_event, print_state, print_sync_status, short};
+use crate::{context, print_sync_report, Failure};
 
 struct Prompter {
     yes: bool,
@@ -46,14 +51,127 @@ fn step(title: &str) {
 
 pub fn run(yes: bool, locale: &str) -> Result<(), Failure> {
     if !yes && !std::io::stdin().is_terminal() {
-        return Err(Failure::new(2, "the demo asks questions and standard input is not a terminal: pass --yes to answer yes to all"));
+        return Err(Failure::new(
+            2,
+            "the demo asks questions and standard input is not a terminal: pass --yes to answer yes to all",
+        ));
     }
-    let prompt = Prompter { yes };
+    let runtime = crate::runtime()?;
     let dir = tempfile::tempdir()
         .map_err(|e| Failure::new(1, format!("cannot create a temporary folder: {e}")))?;
+    step("0. The reference server, in this process, on loopback");
+    let server_config = ServerConfig::for_tests(
+        &dir.path().join("server"),
+        &[("demo-token", "demo-borrower")],
+    );
+    let server = runtime
+        .block_on(altyn_consent_server::start(server_config))
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+    println!(
+        "listening on {} (HTTPS, certificate from a dev CA made just now)",
+        server.base_url
+    );
+    println!(
+        "receipt key {}, policy key {}",
+        key_id(&server.receipt_key),
+        key_id(&server.policy_key)
+    );
+    let result = journey(yes, locale, &runtime, &server, dir.path());
+    runtime.block_on(server.shutdown());
+    result
+}
+
+fn sync_config(server: &RunningServer) -> SyncConfig {
+    let mut config = SyncConfig::new(
+        server.base_url.clone(),
+        Arc::new(StaticToken("demo-token".into())),
+    );
+    config.server_keys = vec![server.receipt_key];
+    config.policy_keys = vec![server.policy_key];
+    config.extra_ca_pem = server.ca_pem.clone();
+    config.batch_size = 3;
+    config
+}
+
+fn sync_with_progress(
+    runtime: &tokio::runtime::Runtime,
+    client: &ConsentClient,
+    server: &RunningServer,
+) -> Result<(), Failure> {
+    let waiting = client.sync_status()?.pending;
+    let bar = indicatif::ProgressBar::new(waiting);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("  uploading {bar:30} {pos}/{len} events")
+            .expect("a valid template"),
+    );
+    let mut config = sync_config(server);
+    let progress_bar = bar.clone();
+    config.progress = Some(Arc::new(move |done, _| progress_bar.set_position(done)));
+    let report = runtime.block_on(client.sync(&config))?;
+    bar.finish_and_clear();
+    print_sync_report(&report);
+    Ok(())
+}
+
+fn show_last_receipt(client: &ConsentClient, server: &RunningServer) -> Result<(), Failure> {
+    let receipts = client.receipts()?;
+    let Some(receipt) = receipts.last() else {
+        println!("no receipt yet");
+        return Ok(());
+    };
+    let verified = receipt.verify(&[server.receipt_key]).is_ok();
+    let body = &receipt.body;
+    println!(
+        "last receipt: {} event(s) #{}-#{} of installation {}, received {}",
+        body.acknowledged.len(),
+        body.acknowledged.first().map(|a| a.seq).unwrap_or(0),
+        body.acknowledged.last().map(|a| a.seq).unwrap_or(0),
+        short(&body.install_id),
+        body.received_at
+    );
+    println!(
+        "server chain head #{} {}; Ed25519 signature by key {}: {}",
+        body.head.events,
+        short(&body.head.hash),
+        body.key_id,
+        if verified {
+            "verified"
+        } else {
+            "DOES NOT VERIFY"
+        }
+    );
+    print_sync_status(&client.sync_status()?);
+    Ok(())
+}
+
+/// Version 2 of the policy for the demo: the bundled text with one sentence
+/// added to §4.2.5. A demo amendment, not a change the company made.
+fn demo_amendment(current: &PolicyDocument) -> PolicyDocument {
+    let mut next = current.clone();
+    next.version = current.version + 1;
+    let clause = next
+        .sections
+        .iter_mut()
+        .flat_map(|s| s.clauses.iter_mut())
+        .find(|c| c.id == "4.2.5")
+        .expect("§4.2.5 exists");
+    clause.blocks.push(Block::Paragraph {
+        text: "Данные о местоположении хранятся не более 90 дней.".into(),
+    });
+    next
+}
+
+fn journey(
+    yes: bool,
+    locale: &str,
+    runtime: &tokio::runtime::Runtime,
+    server: &RunningServer,
+    dir: &std::path::Path,
+) -> Result<(), Failure> {
+    let prompt = Prompter { yes };
     // The demo's key lives in memory only: the store dies with the demo.
     let client = ConsentClient::open(ClientConfig::new(
-        dir.path(),
+        dir.join("app"),
         context(),
         Arc::new(MemoryKeyProvider::default()),
     ))?;
@@ -162,11 +280,62 @@ pub fn run(yes: bool, locale: &str) -> Result<(), Failure> {
         println!("nothing was allowed, so there is nothing to withdraw");
     }
 
-    step("6. State (a pure fold over the ledger)");
+    step("6. Sync over HTTPS, exactly once, with signed receipts");
+    sync_with_progress(runtime, &client, server)?;
+    show_last_receipt(&client, server)?;
+
+    step("7. The company publishes a new policy version (§10.2–10.4)");
+    let v2 = demo_amendment(&client.policy("ru"));
+    server
+        .publish_policy(v2)
+        .map_err(|r| Failure::new(1, r.error.message))?;
+    println!(
+        "the server now serves version {} (a demo amendment to §4.2.5), signed with the policy key",
+        doc.version + 1
+    );
+    sync_with_progress(runtime, &client, server)?;
+    let state = client.state()?;
+    println!(
+        "policy: {}; may proceed: {}",
+        describe_policy_status(&state.policy),
+        state.can_proceed
+    );
+    if let Some(changes) = client.policy_changes()? {
+        print!("{}", changes.to_text());
+    }
+    let current = client.policy(locale);
+    client.record_notice_shown(current.version, &current.hash(), &current.locale)?;
+    println!("the notice was shown and recorded (§10.2)");
+    if prompt.ask(&format!(
+        "Принимаете версию {}? / Do you accept version {}?",
+        current.version, current.version
+    ))? {
+        let state =
+            client.accept_policy(current.version, &current.hash(), &current.locale, true)?;
+        println!(
+            "policy: {}; may proceed: {}",
+            describe_policy_status(&state.policy),
+            state.can_proceed
+        );
+    } else {
+        let state = client.object_to_policy(current.version, &current.hash(), &current.locale)?;
+        println!(
+            "objection recorded (§10.4); policy: {}; may proceed: {}",
+            describe_policy_status(&state.policy),
+            state.can_proceed
+        );
+    }
+    sync_with_progress(runtime, &client, server)?;
+    show_last_receipt(&client, server)?;
+    let held = server.events_of("demo-borrower").events.len();
+    let (stored, distinct) = server.event_counts();
+    println!("the server holds {held} events for this borrower: {stored} stored, {distinct} distinct ids");
+
+    step("8. State (a pure fold over the ledger)");
     let state = client.state()?;
     print_state(&state, &catalog, client.pending_upload()?);
 
-    step("7. The ledger and its proof");
+    step("9. The ledger and its proof");
     for event in client.history()? {
         println!(
             "#{:<3} {}  {}  [{}]",
@@ -217,10 +386,5 @@ pub fn run(yes: bool, locale: &str) -> Result<(), Failure> {
     if leaked {
         return Err(Failure::new(1, "the database file holds plain text"));
     }
-    println!();
-    println!(
-        "Sync to the backend is not part of this build yet: {} events wait in the outbox.",
-        client.pending_upload()?
-    );
     Ok(())
 }

@@ -5,13 +5,15 @@
 mod demo;
 mod output;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use altyn_consent_core::ledger::verify_export;
 use altyn_consent_core::policy::{render_document, render_section, RenderFormat};
 use altyn_consent_core::store::{FileKeyProvider, KeyProvider, KeyringKeyProvider, StoreError};
+use altyn_consent_core::sync::wire::parse_verifying_key;
+use altyn_consent_core::sync::{StaticToken, SyncConfig, SyncReport};
 use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ConsentError, OsStatus};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -22,7 +24,8 @@ Typical first run:
   altyn-consent permission grant camera
   altyn-consent os-status camera granted   (what a phone's OS would report)
   altyn-consent status
-  altyn-consent demo                   the whole journey in a throw-away store
+  altyn-consent demo                   the whole journey against an embedded HTTPS server
+  altyn-consent serve                  run the reference backend; then `sync` and `restore`
 
 Exit codes:
   0  done
@@ -120,7 +123,23 @@ enum Command {
         #[arg(long)]
         export: Option<PathBuf>,
     },
-    /// Walk the whole borrower journey in a fresh, throw-away encrypted store.
+    /// Upload waiting decisions to the backend and fetch the current policy (one pass).
+    Sync {
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Rebuild an empty store from the backend (a reinstall or a new device).
+    Restore {
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Run the reference sync backend (HTTPS) until Ctrl-C.
+    Serve {
+        #[command(flatten)]
+        config: altyn_consent_server::ServerConfig,
+    },
+    /// Walk the whole borrower journey against an embedded HTTPS server, in a
+    /// fresh, throw-away encrypted store.
     Demo {
         /// Answer yes to every question (for scripts and CI).
         #[arg(long)]
@@ -147,6 +166,100 @@ enum PolicyCommand {
     },
     /// Print the current version, its hash and languages.
     Info,
+    /// While a new version waits for consent: what changed, clause by clause (§10.3).
+    Changes,
+}
+
+/// Where the backend is and how to trust it.
+#[derive(clap::Args)]
+struct RemoteArgs {
+    /// Base URL of the backend (https://, or http:// to loopback).
+    #[arg(
+        long,
+        env = "ALTYN_CONSENT_SERVER",
+        default_value = "https://127.0.0.1:8443/"
+    )]
+    server: String,
+    /// Access token.
+    #[arg(
+        long,
+        env = "ALTYN_CONSENT_TOKEN",
+        default_value = "dev-token",
+        hide_env_values = true
+    )]
+    token: String,
+    /// Read the server's public keys and dev CA from a folder written by `serve`.
+    #[arg(long, env = "ALTYN_SERVER_DATA_DIR")]
+    server_data_dir: Option<PathBuf>,
+    /// Trusted receipt key (64 hex digits); repeatable.
+    #[arg(long)]
+    server_key: Vec<String>,
+    /// Trusted policy key (64 hex digits); repeatable.
+    #[arg(long)]
+    policy_key: Vec<String>,
+    /// Extra CA certificate to trust (PEM), for a development server.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// SPKI pin (base64 SHA-256) the server's key must match; repeatable.
+    #[arg(long)]
+    pin: Vec<String>,
+}
+
+impl RemoteArgs {
+    fn config(&self) -> Result<SyncConfig, Failure> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p)
+                .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", p.display())))
+        };
+        let mut server_keys = self.server_key.clone();
+        let mut policy_keys = self.policy_key.clone();
+        let mut ca = self.ca_file.as_deref().map(read).transpose()?;
+        if let Some(dir) = &self.server_data_dir {
+            server_keys.push(read(&dir.join("receipt-key.pub"))?);
+            policy_keys.push(read(&dir.join("policy-key.pub"))?);
+            if ca.is_none() && dir.join("dev-ca.pem").exists() {
+                ca = Some(read(&dir.join("dev-ca.pem"))?);
+            }
+        }
+        let parse = |keys: &[String]| -> Result<Vec<_>, Failure> {
+            keys.iter()
+                .map(|k| parse_verifying_key(k).map_err(|e| Failure::new(2, e.to_string())))
+                .collect()
+        };
+        let mut config = SyncConfig::new(
+            self.server.clone(),
+            Arc::new(StaticToken(self.token.clone())),
+        );
+        config.server_keys = parse(&server_keys)?;
+        config.policy_keys = parse(&policy_keys)?;
+        config.extra_ca_pem = ca;
+        config.spki_pins = self.pin.clone();
+        Ok(config)
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
+}
+
+pub fn print_sync_report(report: &SyncReport) {
+    println!(
+        "sync: {} sent, {} acknowledged with {} signed receipt(s), {} parked, {} still waiting",
+        report.sent, report.acknowledged, report.receipts, report.parked, report.pending
+    );
+    if let Some(why) = &report.stopped_because {
+        println!("stopped early: {why}");
+    }
+    if let Some(secs) = report.next_retry_in_secs {
+        println!("next pass in {secs} s");
+    }
+    if let Some(version) = report.policy_updated_to {
+        println!("policy version {version} arrived: it needs the user's consent (altyn-consent policy changes)");
+    }
 }
 
 #[derive(Subcommand)]
@@ -251,6 +364,33 @@ fn open_client(cli: &Cli) -> Result<ConsentClient, Failure> {
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Demo { yes, locale } => demo::run(*yes, locale),
+        Command::Serve { config } => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                let dir = config.data_dir.clone();
+                let server = altyn_consent_server::start(config.clone())
+                    .await
+                    .map_err(|e| Failure::new(1, e.to_string()))?;
+                println!("consent server listening on {}", server.base_url);
+                println!(
+                    "receipt key: {}",
+                    hex::encode(server.receipt_key.as_bytes())
+                );
+                println!("policy key:  {}", hex::encode(server.policy_key.as_bytes()));
+                if server.ca_pem.is_some() {
+                    println!("dev CA:      {}", dir.join("dev-ca.pem").display());
+                }
+                println!(
+                    "sync with:   altyn-consent sync --server {} --server-data-dir {}",
+                    server.base_url,
+                    dir.display()
+                );
+                let _ = tokio::signal::ctrl_c().await;
+                println!("shutting down");
+                server.shutdown().await;
+                Ok(())
+            })
+        }
         Command::Verify { export: Some(path) } => {
             let bytes = std::fs::read(path)
                 .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", path.display())))?;
@@ -320,6 +460,7 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                 );
             } else {
                 output::print_state(&state, &client.catalog(), client.pending_upload()?);
+                output::print_sync_status(&client.sync_status()?);
             }
         }
         Command::Accept {
@@ -429,7 +570,27 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                 report.events, report.head_hash
             );
         }
-        Command::Demo { .. } | Command::Verify { export: Some(_) } => {
+        Command::Policy {
+            command: PolicyCommand::Changes,
+        } => match client.policy_changes()? {
+            Some(diff) => print!("{}", diff.to_text()),
+            None => println!("no new policy version waits for consent"),
+        },
+        Command::Sync { remote } => {
+            let config = remote.config()?;
+            let report = runtime()?.block_on(client.sync(&config))?;
+            print_sync_report(&report);
+        }
+        Command::Restore { remote } => {
+            let config = remote.config()?;
+            let state = runtime()?.block_on(client.restore_from_server(&config))?;
+            println!(
+                "restored {} events; policy: {}",
+                state.events,
+                altyn_consent_core::describe_policy_status(&state.policy)
+            );
+        }
+        Command::Demo { .. } | Command::Serve { .. } | Command::Verify { export: Some(_) } => {
             unreachable!("handled without the store")
         }
     }

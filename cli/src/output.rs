@@ -164,3 +164,13 @@ pub fn print_history(events: &[Event]) {
 pub fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
 }
+
+pub fn print_sync_status(status: &altyn_consent_core::client::SyncStatus) {
+    println!(
+        "Sync:         {} acknowledged with {} signed receipt(s); {} waiting, {} parked",
+        status.acknowledged, status.receipts, status.pending, status.parked
+    );
+    for parked in &status.parked_events {
+        println!("  parked #{}: {}", parked.seq, parked.reason);
+    }
+}

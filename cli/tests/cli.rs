@@ -188,8 +188,14 @@ fn the_demo_runs_the_whole_journey_unattended() {
     for expected in [
         "accepted (version 1)",
         "camera: consent withdrawn, may use: false",
-        "verify: 14 events chained",
-        "verified independently of the store: 14 events",
+        "sync: 14 sent, 14 acknowledged",
+        "Ed25519 signature by key",
+        "policy version 2 arrived",
+        "~ 4.2.5:",
+        "policy: accepted (version 2); may proceed: true",
+        "16 stored, 16 distinct ids",
+        "verify: 16 events chained",
+        "verified independently of the store: 16 events",
         "contain none of the recorded text",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");

@@ -58,6 +58,7 @@ impl ConsentClient {
         let mut backoff = backoff(config);
         let mut attempts = 0usize;
         let install_id = self.lock().install_id.clone();
+        let waiting_at_start = self.lock().store.outbox_counts()?.0;
 
         loop {
             let events = self.lock().store.pending_events(batch_size)?;
@@ -88,6 +89,9 @@ impl ConsentClient {
                         .record_receipt(&receipt.body.received_at, &body, &seqs)?;
                     report.acknowledged += seqs.len() as u64;
                     report.receipts += 1;
+                    if let Some(progress) = &config.progress {
+                        progress(report.acknowledged, waiting_at_start);
+                    }
                     attempts = 0;
                     backoff = self::backoff(config);
                 }

@@ -48,6 +48,9 @@ pub struct SyncConfig {
     pub max_wait: Duration,
     /// First backoff delay; doubles per attempt, with jitter.
     pub min_backoff: Duration,
+    /// Told after each acknowledged batch: (acknowledged so far in this pass,
+    /// waiting at the start of the pass). For a progress bar.
+    pub progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
 }
 
 impl SyncConfig {
@@ -64,6 +67,7 @@ impl SyncConfig {
             max_attempts: 4,
             max_wait: Duration::from_secs(30),
             min_backoff: Duration::from_millis(500),
+            progress: None,
         }
     }
 }
