@@ -65,7 +65,7 @@ pub struct ServerConfig {
     /// Largest request body, in bytes (answered 413 beyond).
     #[arg(long, env = "ALTYN_SERVER_MAX_BODY", default_value_t = 8 * 1024 * 1024)]
     pub max_body_bytes: usize,
-    /// Most events in one upload (answered 400 beyond).
+    /// Most events in one upload (answered 413 beyond, so the client splits).
     #[arg(long, env = "ALTYN_SERVER_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
 }
@@ -312,10 +312,12 @@ async fn upload(
         ));
     }
     if batch.events.len() > state.max_batch {
+        // 413, like an oversized body: the client answers by sending fewer
+        // events per request, where a 400 would make it park them.
         return refusal(Refusal::new(
-            400,
-            "bad_request",
-            format!("at most {} events per request", state.max_batch),
+            413,
+            "too_large",
+            format!("at most {} events per request: send fewer", state.max_batch),
         ));
     }
     let storage_state = state.clone();

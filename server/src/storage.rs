@@ -169,11 +169,8 @@ impl Storage {
                 .about(event));
             }
             let stored: Option<String> = tx
-                .query_row(
-                    "SELECT hash FROM events WHERE id = ?1",
-                    [event.id.to_string()],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT hash FROM events WHERE id = ?1")?
+                .query_row([event.id.to_string()], |r| r.get(0))
                 .optional()?;
             match stored {
                 Some(hash) if hash == event.hash => {}
@@ -195,10 +192,10 @@ impl Storage {
                         .about(event));
                     }
                     let body = serde_json::to_string(event).expect("an event serialises");
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO events (id, install_id, seq, hash, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![event.id.to_string(), install_id, event.seq as i64, event.hash, body, received_at],
-                    )?;
+                    )?
+                    .execute(params![event.id.to_string(), install_id, event.seq as i64, event.hash, body, received_at])?;
                     head_seq = event.seq;
                     head_hash = event.hash.clone();
                 }

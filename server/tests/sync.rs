@@ -372,6 +372,53 @@ fn version_2(base: &PolicyDocument) -> PolicyDocument {
 }
 
 #[tokio::test]
+async fn a_server_batch_limit_splits_batches_instead_of_parking() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server_config =
+        ServerConfig::for_tests(&dir.path().join("server"), &[("token-1", "subject-1")]);
+    server_config.max_batch = 2;
+    let server = start(server_config).await.unwrap();
+    let keys = Arc::new(MemoryKeyProvider::default());
+    let client = open_client(&dir.path().join("app"), &keys);
+    let n = journey(&client);
+    let report = client
+        .sync(&config(&server, token("token-1")))
+        .await
+        .unwrap();
+    assert_eq!((report.acknowledged, report.parked), (n, 0), "{report:?}");
+    let w = World {
+        _dir: dir,
+        server,
+        client,
+        keys,
+    };
+    assert_exactly_once(&w, "subject-1");
+    w.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_subject_never_sees_another_subjects_events() {
+    let w = world().await;
+    journey(&w.client);
+    w.client
+        .sync(&config(&w.server, token("token-1")))
+        .await
+        .unwrap();
+    assert!(!w.server.events_of("subject-1").events.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let other = open_client(dir.path(), &w.keys);
+    let err = other
+        .restore_from_server(&config(&w.server, token("token-2")))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("holds no events for this account"),
+        "{err}"
+    );
+    w.server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_new_policy_version_arrives_signed_and_asks_for_consent_with_a_diff() {
     let w = world().await;
     journey(&w.client);

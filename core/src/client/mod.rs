@@ -117,8 +117,10 @@ struct Inner {
     fold: LedgerFold,
     /// The fold of `events`, kept until the next change.
     cached_state: Option<ConsentState>,
-    /// Every text of the newest version of the policy, one per locale.
-    current: Vec<PolicyDocument>,
+    /// Every text of the newest version of the policy, one per locale, with
+    /// its reference (hashing a 60 KB text on every decision would dominate
+    /// the cost of recording it).
+    current: Vec<(PolicyDocument, PolicyRef)>,
     catalog: PermissionCatalog,
 }
 
@@ -156,7 +158,7 @@ impl ConsentClient {
         for doc in &config.bundled_policies {
             store.put_policy(doc)?;
         }
-        let current = store.latest_policies(&policy_id)?;
+        let current = with_refs(store.latest_policies(&policy_id)?);
         if current.is_empty() {
             return Err(PolicyError::Empty {
                 what: format!("no text of policy {policy_id} is bundled or stored"),
@@ -212,7 +214,7 @@ impl ConsentClient {
         self.lock()
             .current
             .iter()
-            .map(|d| d.locale.clone())
+            .map(|(d, _)| d.locale.clone())
             .collect()
     }
 
@@ -456,11 +458,11 @@ impl ConsentClient {
             .into());
         }
         inner.catalog.validate_against(&doc)?;
-        let before = inner.current[0].version;
+        let before = inner.current[0].1.version;
         inner.store.put_policy(&doc)?;
-        inner.current = inner.store.latest_policies(&inner.policy_id.clone())?;
+        inner.current = with_refs(inner.store.latest_policies(&inner.policy_id.clone())?);
         inner.cached_state = None;
-        Ok(inner.current[0].version != before)
+        Ok(inner.current[0].1.version != before)
     }
 
     /// Replaces the permission catalog with a newer version.
@@ -575,20 +577,28 @@ impl Inner {
         Ok(self.cached_state.clone().expect("filled above"))
     }
 
-    fn text_for(&self, locale: &str) -> &PolicyDocument {
-        let locales: Vec<&str> = self.current.iter().map(|d| d.locale.as_str()).collect();
+    fn current_for(&self, locale: &str) -> &(PolicyDocument, PolicyRef) {
+        let locales: Vec<&str> = self
+            .current
+            .iter()
+            .map(|(d, _)| d.locale.as_str())
+            .collect();
         let chosen =
             select_locale(&locales, locale).expect("the current policy has at least one text");
         self.current
             .iter()
-            .find(|d| d.locale == chosen)
+            .find(|(d, _)| d.locale == chosen)
             .expect("chosen from these texts")
+    }
+
+    fn text_for(&self, locale: &str) -> &PolicyDocument {
+        &self.current_for(locale).0
     }
 
     /// The current version in the authoritative language (Russian): what
     /// events other than policy decisions are recorded under.
     fn authoritative_ref(&self) -> PolicyRef {
-        self.text_for(FALLBACK_LOCALE).reference()
+        self.current_for(FALLBACK_LOCALE).1.clone()
     }
 
     /// The text the user was shown must be the current version, and exactly
@@ -600,29 +610,28 @@ impl Inner {
         locale: &str,
     ) -> Result<(PolicyRef, String), ConsentError> {
         let current = self.authoritative_ref();
-        let shown = self
+        let (shown, shown_ref) = self
             .current
             .iter()
-            .find(|d| d.locale.eq_ignore_ascii_case(locale))
+            .find(|(d, _)| d.locale.eq_ignore_ascii_case(locale))
             .ok_or_else(|| ConsentError::UnknownLocale {
                 locale: locale.to_string(),
                 available: self
                     .current
                     .iter()
-                    .map(|d| d.locale.as_str())
+                    .map(|(d, _)| d.locale.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        let shown_ref = shown.reference();
         if version != shown_ref.version || hash != shown_ref.hash {
             return Err(ConsentError::StalePolicy {
                 offered_version: version,
                 offered_hash: hash.to_string(),
                 current_version: current.version,
-                current_hash: shown_ref.hash,
+                current_hash: shown_ref.hash.clone(),
             });
         }
-        Ok((shown_ref, shown.locale.clone()))
+        Ok((shown_ref.clone(), shown.locale.clone()))
     }
 
     /// Reads the ledger again if another connection (another process on the
@@ -673,6 +682,15 @@ impl Inner {
         );
         Ok(event)
     }
+}
+
+fn with_refs(docs: Vec<PolicyDocument>) -> Vec<(PolicyDocument, PolicyRef)> {
+    docs.into_iter()
+        .map(|d| {
+            let r = d.reference();
+            (d, r)
+        })
+        .collect()
 }
 
 /// The kept fold if it matches the ledger's head; otherwise a fold of the

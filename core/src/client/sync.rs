@@ -410,13 +410,14 @@ fn check_receipt(
     if receipt.body.install_id != batch.install_id {
         return Err("the server's receipt is for another installation".into());
     }
+    let acked: std::collections::HashMap<(uuid::Uuid, u64), &str> = receipt
+        .body
+        .acknowledged
+        .iter()
+        .map(|a| ((a.id, a.seq), a.hash.as_str()))
+        .collect();
     for event in &batch.events {
-        let acked = receipt
-            .body
-            .acknowledged
-            .iter()
-            .any(|a| a.id == event.id && a.seq == event.seq && a.hash == event.hash);
-        if !acked {
+        if acked.get(&(event.id, event.seq)) != Some(&event.hash.as_str()) {
             return Err(format!(
                 "the server's receipt does not cover event #{} with its hash",
                 event.seq

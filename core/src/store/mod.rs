@@ -262,9 +262,13 @@ impl Store {
                 reason: format!("its application id is {app_id:#x}, not {APPLICATION_ID:#x}"),
             });
         }
-        // WAL + FULL: a transaction is on disk when commit returns.
+        // WAL + FULL: a transaction is on disk when commit returns. A page
+        // cache of up to 8 MB (SQLite's default is 2 MB) holds a 10,000-event
+        // store, so SQLCipher does not decrypt the same pages again during a
+        // sync (measured: 752 → ~410 ms for 10k events); pages are allocated
+        // only as they are read, so a typical store uses far less.
         self.conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8000;",
         )?;
         self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(())
@@ -611,12 +615,14 @@ impl Store {
             params![received_at, body],
         )?;
         let receipt_id = tx.last_insert_rowid();
-        for seq in seqs {
-            tx.execute(
-                "INSERT OR IGNORE INTO acks (seq, receipt_id) VALUES (?1, ?2)",
-                params![*seq as i64, receipt_id],
-            )?;
-            tx.execute("DELETE FROM outbox WHERE seq = ?1", params![*seq as i64])?;
+        {
+            let mut ack =
+                tx.prepare_cached("INSERT OR IGNORE INTO acks (seq, receipt_id) VALUES (?1, ?2)")?;
+            let mut dequeue = tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+            for seq in seqs {
+                ack.execute(params![*seq as i64, receipt_id])?;
+                dequeue.execute(params![*seq as i64])?;
+            }
         }
         tx.commit()?;
         Ok(())
