@@ -60,7 +60,7 @@ pub fn run(yes: bool, locale: &str) -> Result<(), Failure> {
     let dir = tempfile::tempdir()
         .map_err(|e| Failure::new(1, format!("cannot create a temporary folder: {e}")))?;
     step("0. The reference server, in this process, on loopback");
-    let server_config = ServerConfig::for_tests(
+    let server_config = ServerConfig::loopback(
         &dir.path().join("server"),
         &[("demo-token", "demo-borrower")],
     );

@@ -97,7 +97,7 @@ fn bench(c: &mut Criterion) {
                     copy_dir(pristine, &work.path().join("app"));
                     let client = open(&work.path().join("app"), &keys, encrypted);
                     let server = runtime
-                        .block_on(start(ServerConfig::for_tests(
+                        .block_on(start(ServerConfig::loopback(
                             &work.path().join("server"),
                             &[("t", "s")],
                         )))

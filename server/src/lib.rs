@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use altyn_consent_core::ledger::Event;
 use altyn_consent_core::policy::PolicyDocument;
-use altyn_consent_core::sync::wire::{key_id, EventsPage, UploadBatch};
+use altyn_consent_core::sync::wire::{key_id, EventsPage};
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 pub use faults::{Fault, FaultPlan};
 pub use storage::{Refusal, Storage};
@@ -72,7 +74,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A loopback server on a free port, storing in `data_dir`.
-    pub fn for_tests(data_dir: &Path, tokens: &[(&str, &str)]) -> Self {
+    pub fn loopback(data_dir: &Path, tokens: &[(&str, &str)]) -> Self {
         ServerConfig {
             listen: "127.0.0.1:0".parse().expect("an address"),
             data_dir: data_dir.to_path_buf(),
@@ -294,7 +296,15 @@ async fn upload(
             ))
         }
     };
-    let batch: UploadBatch = match serde_json::from_slice(&bytes) {
+    // Each event is kept as the raw JSON it came in, next to its parsed
+    // form, so that storing it does not encode it again.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawBatch {
+        install_id: String,
+        events: Vec<Box<RawValue>>,
+    }
+    let raw: RawBatch = match serde_json::from_slice(&bytes) {
         Ok(b) => b,
         Err(e) => {
             return refusal(Refusal::new(
@@ -304,14 +314,28 @@ async fn upload(
             ))
         }
     };
-    if batch.events.is_empty() {
+    let mut events = Vec::with_capacity(raw.events.len());
+    for (i, json) in raw.events.into_iter().enumerate() {
+        match serde_json::from_str::<Event>(json.get()) {
+            Ok(event) => events.push((event, json)),
+            Err(e) => {
+                return refusal(Refusal::new(
+                    400,
+                    "bad_request",
+                    format!("event {} of the batch is not an event: {e}", i + 1),
+                ))
+            }
+        }
+    }
+    let install_id = raw.install_id;
+    if events.is_empty() {
         return refusal(Refusal::new(
             400,
             "bad_request",
             "the batch holds no events",
         ));
     }
-    if batch.events.len() > state.max_batch {
+    if events.len() > state.max_batch {
         // 413, like an oversized body: the client answers by sending fewer
         // events per request, where a 400 would make it park them.
         return refusal(Refusal::new(
@@ -322,12 +346,9 @@ async fn upload(
     }
     let storage_state = state.clone();
     let result = tokio::task::spawn_blocking(move || {
-        storage_state.storage.ingest(
-            &subject,
-            &batch.install_id,
-            &batch.events,
-            &storage_state.receipt_key,
-        )
+        storage_state
+            .storage
+            .ingest(&subject, &install_id, &events, &storage_state.receipt_key)
     })
     .await;
     match result {

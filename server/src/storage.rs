@@ -11,6 +11,7 @@ use altyn_consent_core::sync::wire::{
 };
 use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::value::RawValue;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS installs (
@@ -113,7 +114,7 @@ impl Storage {
         &self,
         subject: &str,
         install_id: &str,
-        events: &[Event],
+        events: &[(Event, Box<RawValue>)],
         key: &SigningKey,
     ) -> Result<Receipt, Refusal> {
         let mut conn = self.lock();
@@ -144,7 +145,7 @@ impl Storage {
         };
         let received_at = now();
         let mut acknowledged = Vec::with_capacity(events.len());
-        for event in events {
+        for (event, raw) in events {
             if event.install_id != install_id {
                 return Err(Refusal::new(
                     400,
@@ -191,7 +192,8 @@ impl Storage {
                         )
                         .about(event));
                     }
-                    let body = serde_json::to_string(event).expect("an event serialises");
+                    // Stored as received: it was just checked against its hash.
+                    let body = raw.get();
                     tx.prepare_cached(
                         "INSERT INTO events (id, install_id, seq, hash, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     )?

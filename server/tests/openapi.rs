@@ -68,7 +68,7 @@ fn check(spec: &Value, schema: &str, value: &Value) {
 async fn schemas_match_real_payloads() {
     let spec = spec();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::for_tests(
+    let server = start(ServerConfig::loopback(
         &dir.path().join("server"),
         &[("t", "s")],
     ))

@@ -21,13 +21,18 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// A world whose server has its configuration adjusted first.
+async fn world_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::for_tests(
+    let mut server_config = ServerConfig::loopback(
         &dir.path().join("server"),
         &[("token-1", "subject-1"), ("token-2", "subject-2")],
-    ))
-    .await
-    .unwrap();
+    );
+    adjust(&mut server_config);
+    let server = start(server_config).await.unwrap();
     let keys = Arc::new(MemoryKeyProvider::default());
     let client = open_client(&dir.path().join("app"), &keys);
     World {
@@ -330,26 +335,15 @@ async fn a_refusal_parks_the_events_with_the_reason_and_keeps_them() {
 
 #[tokio::test]
 async fn a_batch_too_large_for_the_server_is_split() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server_config =
-        ServerConfig::for_tests(&dir.path().join("server"), &[("token-1", "subject-1")]);
-    server_config.max_body_bytes = 4000; // about three events
-    let server = start(server_config).await.unwrap();
-    let keys = Arc::new(MemoryKeyProvider::default());
-    let client = open_client(&dir.path().join("app"), &keys);
-    let n = journey(&client);
-    let report = client
-        .sync(&config(&server, token("token-1")))
+    let w = world_with(|c| c.max_body_bytes = 4000).await; // about three events
+    let n = journey(&w.client);
+    let report = w
+        .client
+        .sync(&config(&w.server, token("token-1")))
         .await
         .unwrap();
     assert_eq!(report.acknowledged, n, "{report:?}");
     assert!(report.receipts > 3, "several smaller batches: {report:?}");
-    let w = World {
-        _dir: dir,
-        server,
-        client,
-        keys,
-    };
     assert_exactly_once(&w, "subject-1");
     w.server.shutdown().await;
 }
@@ -373,25 +367,14 @@ fn version_2(base: &PolicyDocument) -> PolicyDocument {
 
 #[tokio::test]
 async fn a_server_batch_limit_splits_batches_instead_of_parking() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server_config =
-        ServerConfig::for_tests(&dir.path().join("server"), &[("token-1", "subject-1")]);
-    server_config.max_batch = 2;
-    let server = start(server_config).await.unwrap();
-    let keys = Arc::new(MemoryKeyProvider::default());
-    let client = open_client(&dir.path().join("app"), &keys);
-    let n = journey(&client);
-    let report = client
-        .sync(&config(&server, token("token-1")))
+    let w = world_with(|c| c.max_batch = 2).await;
+    let n = journey(&w.client);
+    let report = w
+        .client
+        .sync(&config(&w.server, token("token-1")))
         .await
         .unwrap();
     assert_eq!((report.acknowledged, report.parked), (n, 0), "{report:?}");
-    let w = World {
-        _dir: dir,
-        server,
-        client,
-        keys,
-    };
     assert_exactly_once(&w, "subject-1");
     w.server.shutdown().await;
 }

@@ -64,7 +64,7 @@ async fn sync_child() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_sync_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::for_tests(
+    let server = start(ServerConfig::loopback(
         &dir.path().join("server"),
         &[("token", "subject")],
     ))

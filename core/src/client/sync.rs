@@ -67,15 +67,21 @@ impl ConsentClient {
             };
             let (first_seq, last_seq) = (first.seq, last.seq);
             let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            let expected = events
+                .iter()
+                .map(Expected::of)
+                .collect::<Result<Vec<_>, _>>()?;
             report.sent += events.len() as u64;
-            let batch = UploadBatch {
-                install_id: install_id.clone(),
-                events,
-            };
+            // The stored canonical JSON goes on the wire as it is.
+            let body = UploadBatch::encode_from_bodies(
+                &install_id,
+                events.iter().map(|e| e.body.as_str()),
+            );
+            drop(events);
             tracing::debug!(first_seq, last_seq, "uploading a batch");
-            match transport.upload(&token, &batch).await {
+            match transport.upload(&token, body).await {
                 Outcome::Done(receipt) => {
-                    if let Err(why) = check_receipt(&receipt, &batch, config) {
+                    if let Err(why) = check_receipt(&receipt, &install_id, &expected, config) {
                         // A server that does not prove what it holds has not
                         // acknowledged anything: the events stay queued.
                         self.lock().store.note_attempt(&seqs, &why)?;
@@ -134,8 +140,7 @@ impl ConsentClient {
                     let named = error
                         .seq
                         .or_else(|| {
-                            batch
-                                .events
+                            expected
                                 .iter()
                                 .find(|e| Some(e.id.to_string()) == error.event_id)
                                 .map(|e| e.seq)
@@ -397,17 +402,43 @@ fn backoff(config: &SyncConfig) -> impl Iterator<Item = Duration> {
         .build()
 }
 
+/// What a receipt must say of one uploaded event.
+struct Expected {
+    id: uuid::Uuid,
+    seq: u64,
+    hash: String,
+}
+
+impl Expected {
+    fn of(row: &crate::store::StoredEvent) -> Result<Expected, ConsentError> {
+        #[derive(serde::Deserialize)]
+        struct HashOnly {
+            hash: String,
+        }
+        let bad =
+            |why: String| StoreError::Decode(format!("event #{} does not decode: {why}", row.seq));
+        let HashOnly { hash } = serde_json::from_str(&row.body).map_err(|e| bad(e.to_string()))?;
+        let id = uuid::Uuid::parse_str(&row.id).map_err(|e| bad(e.to_string()))?;
+        Ok(Expected {
+            id,
+            seq: row.seq,
+            hash,
+        })
+    }
+}
+
 /// A receipt proves the upload only if a trusted key signed it and it names
 /// every event of the batch with its hash.
 fn check_receipt(
     receipt: &Receipt,
-    batch: &UploadBatch,
+    install_id: &str,
+    expected: &[Expected],
     config: &SyncConfig,
 ) -> Result<(), String> {
     receipt
         .verify(&config.server_keys)
         .map_err(|e| format!("the server's receipt was refused: {e}"))?;
-    if receipt.body.install_id != batch.install_id {
+    if receipt.body.install_id != install_id {
         return Err("the server's receipt is for another installation".into());
     }
     let acked: std::collections::HashMap<(uuid::Uuid, u64), &str> = receipt
@@ -416,7 +447,7 @@ fn check_receipt(
         .iter()
         .map(|a| ((a.id, a.seq), a.hash.as_str()))
         .collect();
-    for event in &batch.events {
+    for event in expected {
         if acked.get(&(event.id, event.seq)) != Some(&event.hash.as_str()) {
             return Err(format!(
                 "the server's receipt does not cover event #{} with its hash",

@@ -561,8 +561,9 @@ impl Store {
             as u64)
     }
 
-    /// The oldest events waiting for upload (not parked), at most `limit`.
-    pub fn pending_events(&self, limit: usize) -> Result<Vec<Event>, StoreError> {
+    /// The oldest events waiting for upload (not parked), at most `limit`,
+    /// as stored: their canonical JSON goes on the wire as it is.
+    pub fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.seq, e.id, e.body FROM outbox o JOIN events e ON e.seq = o.seq \
              WHERE o.state = 'pending' ORDER BY o.seq LIMIT ?1",
@@ -576,7 +577,7 @@ impl Store {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.iter().map(decode_event).collect()
+        Ok(rows)
     }
 
     /// Counts of events waiting (pending, parked).

@@ -18,7 +18,7 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::wire::{ApiError, EventsPage, Receipt, SignedPolicy, UploadBatch};
+use super::wire::{ApiError, EventsPage, Receipt, SignedPolicy};
 use super::{SyncConfig, SyncError};
 
 /// Supplies the access token. The shell implements it (the app's login).
@@ -221,8 +221,8 @@ impl Transport {
         token.map_err(SyncError::Token)
     }
 
-    pub async fn upload(&self, token: &str, batch: &UploadBatch) -> Outcome<Receipt> {
-        let body = serde_json::to_vec(batch).expect("a batch serialises");
+    /// Sends a batch (the JSON of an [`UploadBatch`]).
+    pub async fn upload(&self, token: &str, body: Vec<u8>) -> Outcome<Receipt> {
         let request = self
             .http
             .post(self.url("v1/events"))

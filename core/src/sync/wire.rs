@@ -26,6 +26,28 @@ pub struct UploadBatch {
     pub events: Vec<Event>,
 }
 
+impl UploadBatch {
+    /// The JSON of a batch built from events already in canonical JSON (as
+    /// the store keeps them), without decoding and encoding them again.
+    pub fn encode_from_bodies<'a>(
+        install_id: &str,
+        bodies: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * 1024);
+        out.extend_from_slice(b"{\"events\":[");
+        for (i, body) in bodies.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(body.as_bytes());
+        }
+        out.extend_from_slice(b"],\"install_id\":");
+        serde_json::to_writer(&mut out, install_id).expect("a string serialises");
+        out.push(b'}');
+        out
+    }
+}
+
 /// One acknowledged event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -252,6 +274,17 @@ mod tests {
         let mut forged = signed;
         forged.policy.title.push('!');
         assert!(forged.verify(&[key.verifying_key()]).is_err());
+    }
+
+    #[test]
+    fn a_batch_built_from_stored_bodies_is_an_upload_batch() {
+        let bodies = [r#"{"a":1}"#, r#"{"b":2}"#];
+        let json = UploadBatch::encode_from_bodies("install \"x\"", bodies);
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"install_id": "install \"x\"", "events": [{"a": 1}, {"b": 2}]})
+        );
     }
 
     #[test]
