@@ -364,33 +364,9 @@ fn open_client(cli: &Cli) -> Result<ConsentClient, Failure> {
 fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Demo { yes, locale } => demo::run(*yes, locale),
-        Command::Serve { config } => {
-            let rt = runtime()?;
-            rt.block_on(async {
-                let dir = config.data_dir.clone();
-                let server = altyn_consent_server::start(config.clone())
-                    .await
-                    .map_err(|e| Failure::new(1, e.to_string()))?;
-                println!("consent server listening on {}", server.base_url);
-                println!(
-                    "receipt key: {}",
-                    hex::encode(server.receipt_key.as_bytes())
-                );
-                println!("policy key:  {}", hex::encode(server.policy_key.as_bytes()));
-                if server.ca_pem.is_some() {
-                    println!("dev CA:      {}", dir.join("dev-ca.pem").display());
-                }
-                println!(
-                    "sync with:   altyn-consent sync --server {} --server-data-dir {}",
-                    server.base_url,
-                    dir.display()
-                );
-                let _ = tokio::signal::ctrl_c().await;
-                println!("shutting down");
-                server.shutdown().await;
-                Ok(())
-            })
-        }
+        Command::Serve { config } => runtime()?
+            .block_on(altyn_consent_server::serve_until_ctrl_c(config.clone()))
+            .map_err(|e| Failure::new(1, e.to_string())),
         Command::Verify { export: Some(path) } => {
             let bytes = std::fs::read(path)
                 .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", path.display())))?;

@@ -217,3 +217,91 @@ fn help_explains_exit_codes() {
         "{out}"
     );
 }
+
+/// A free loopback port (released right away for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn serve_sync_and_restore_from_the_terminal() {
+    let sh = Shell::new();
+    let server_dir = sh.dir.path().join("server");
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_altyn-consent"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--server-data-dir",
+            server_dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the server has written its keys and listens.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        || !server_dir.join("policy-key.pub").exists())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("https://127.0.0.1:{port}/");
+    let remote = [
+        "--server",
+        url.as_str(),
+        "--server-data-dir",
+        server_dir.to_str().unwrap(),
+        "--token",
+        "dev-token",
+    ];
+
+    sh.ok(&["accept", "--age-confirmed"]);
+    sh.ok(&["permission", "grant", "camera"]);
+    let out = sh.ok(&[&["sync"][..], &remote[..]].concat());
+    assert!(
+        out.contains(
+            "sync: 2 sent, 2 acknowledged with 1 signed receipt(s), 0 parked, 0 still waiting"
+        ),
+        "{out}"
+    );
+    assert!(sh
+        .ok(&["status"])
+        .contains("Sync:         2 acknowledged with 1 signed receipt(s); 0 waiting, 0 parked"));
+
+    // A new phone: an empty store restored from the server.
+    let phone = Shell::new();
+    let out = phone.ok(&[&["restore"][..], &remote[..]].concat());
+    assert!(
+        out.contains("restored 2 events; policy: accepted (version 1)"),
+        "{out}"
+    );
+    assert!(phone
+        .ok(&["status"])
+        .contains("camera                 granted"));
+    phone.ok(&["verify"]);
+
+    // A wrong token: nothing is lost, the reason is said.
+    sh.ok(&["permission", "deny", "contacts"]);
+    let out = sh.ok(&[
+        "sync",
+        "--server",
+        url.as_str(),
+        "--server-data-dir",
+        server_dir.to_str().unwrap(),
+        "--token",
+        "nope",
+    ]);
+    assert!(
+        out.contains("sign in again") && out.contains("1 still waiting"),
+        "{out}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -171,7 +171,11 @@ fn load_or_create_key(path: &Path) -> Result<SigningKey, ServerError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = altyn_consent_core::sync::wire::generate_signing_key();
-            tls::write_private(path, hex::encode(key.to_bytes()).as_bytes()).map_err(io)?;
+            altyn_consent_core::store::write_private_file(
+                path,
+                hex::encode(key.to_bytes()).as_bytes(),
+            )
+            .map_err(io)?;
             std::fs::write(
                 path.with_extension("pub"),
                 hex::encode(key.verifying_key().as_bytes()),
@@ -181,6 +185,37 @@ fn load_or_create_key(path: &Path) -> Result<SigningKey, ServerError> {
         }
         Err(e) => Err(io(e)),
     }
+}
+
+/// Runs the server until Ctrl-C (SIGINT), printing where it listens, its
+/// public keys and its dev CA, so a client can be pointed at it. Used by
+/// `altyn-consent-server` and `altyn-consent serve`.
+pub async fn serve_until_ctrl_c(config: ServerConfig) -> Result<(), ServerError> {
+    let dir = config.data_dir.clone();
+    let server = start(config).await?;
+    println!("consent server listening on {}", server.base_url);
+    println!(
+        "receipt key: {} ({})",
+        hex::encode(server.receipt_key.as_bytes()),
+        dir.join("receipt-key.pub").display()
+    );
+    println!(
+        "policy key:  {} ({})",
+        hex::encode(server.policy_key.as_bytes()),
+        dir.join("policy-key.pub").display()
+    );
+    if server.ca_pem.is_some() {
+        println!("dev CA:      {}", dir.join("dev-ca.pem").display());
+    }
+    println!(
+        "sync with:   altyn-consent sync --server {} --server-data-dir {}",
+        server.base_url,
+        dir.display()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    println!("shutting down");
+    server.shutdown().await;
+    Ok(())
 }
 
 /// Starts the server; returns once it listens.

@@ -22,25 +22,9 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let data_dir = cli.config.data_dir.clone();
-    let server = match altyn_consent_server::start(cli.config).await {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    println!("listening on {}", server.base_url);
-    println!(
-        "receipt key: {}",
-        hex::encode(server.receipt_key.as_bytes())
-    );
-    println!("policy key:  {}", hex::encode(server.policy_key.as_bytes()));
-    if server.ca_pem.is_some() {
-        println!("dev CA:      {}", data_dir.join("dev-ca.pem").display());
+    if let Err(e) = altyn_consent_server::serve_until_ctrl_c(cli.config).await {
+        eprintln!("error: {e}");
+        return std::process::ExitCode::from(1);
     }
-    let _ = tokio::signal::ctrl_c().await;
-    println!("shutting down");
-    server.shutdown().await;
     std::process::ExitCode::SUCCESS
 }

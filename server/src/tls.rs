@@ -2,7 +2,6 @@
 //! server certificate for localhost made with rcgen and kept in the data
 //! folder, so the client can be pointed at `dev-ca.pem`.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,19 +15,6 @@ pub struct Identity {
     pub rustls: RustlsConfig,
     pub ca_pem: Option<String>,
     pub cert_der: Vec<u8>,
-}
-
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 fn read(path: &Path) -> Result<String, ServerError> {
@@ -71,8 +57,11 @@ fn make_dev_certificates(dir: &Path) -> Result<(), ServerError> {
     };
     std::fs::write(dir.join("dev-ca.pem"), ca.pem()).map_err(io("dev-ca.pem"))?;
     std::fs::write(dir.join("server-cert.pem"), cert.pem()).map_err(io("server-cert.pem"))?;
-    write_private(&dir.join("server-key.pem"), key.serialize_pem().as_bytes())
-        .map_err(io("server-key.pem"))?;
+    altyn_consent_core::store::write_private_file(
+        &dir.join("server-key.pem"),
+        key.serialize_pem().as_bytes(),
+    )
+    .map_err(io("server-key.pem"))?;
     Ok(())
 }
 

@@ -243,6 +243,17 @@ struct RotatingToken {
     fresh: &'static str,
 }
 
+impl RotatingToken {
+    /// Hands out an expired token, then `fresh` when asked to refresh.
+    fn new(fresh: &'static str) -> Arc<Self> {
+        Arc::new(RotatingToken {
+            calls: AtomicUsize::new(0),
+            refreshes: AtomicUsize::new(0),
+            fresh,
+        })
+    }
+}
+
 impl TokenProvider for RotatingToken {
     fn token(&self) -> Result<String, String> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -258,11 +269,7 @@ impl TokenProvider for RotatingToken {
 async fn a_401_asks_for_a_fresh_token_once() {
     let w = world().await;
     let n = journey(&w.client);
-    let tokens = Arc::new(RotatingToken {
-        calls: AtomicUsize::new(0),
-        refreshes: AtomicUsize::new(0),
-        fresh: "still-wrong",
-    });
+    let tokens = RotatingToken::new("still-wrong");
     let report = w
         .client
         .sync(&config(&w.server, tokens.clone()))
@@ -272,11 +279,7 @@ async fn a_401_asks_for_a_fresh_token_once() {
     assert!(report.stopped_because.unwrap().contains("sign in again"));
     assert_eq!(report.pending, n, "nothing is dropped");
 
-    let tokens = Arc::new(RotatingToken {
-        calls: AtomicUsize::new(0),
-        refreshes: AtomicUsize::new(0),
-        fresh: "token-1",
-    });
+    let tokens = RotatingToken::new("token-1");
     let report = w
         .client
         .sync(&config(&w.server, tokens.clone()))

@@ -105,7 +105,7 @@ impl KeyProvider for FileKeyProvider {
 }
 
 /// Writes a file atomically (temporary file, fsync, rename) with mode 0600.
-pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -21,7 +21,9 @@ use crate::permissions::PermissionCatalog;
 use crate::policy::PolicyDocument;
 #[cfg(feature = "desktop-keyring")]
 pub use keys::KeyringKeyProvider;
-pub use keys::{FileKeyProvider, KeyError, KeyProvider, MemoryKeyProvider, KEY_LEN};
+pub use keys::{
+    write_private_file, FileKeyProvider, KeyError, KeyProvider, MemoryKeyProvider, KEY_LEN,
+};
 
 pub const DB_FILE: &str = "consent.db";
 pub const KEYCHECK_FILE: &str = "consent.keycheck.json";
