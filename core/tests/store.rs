@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use altyn_consent_core::store::{
-    KeyProvider, MemoryKeyProvider, Store, StoreError, StoreKey, DB_FILE, KEYCHECK_FILE,
+    KeyProvider, MemoryKeyProvider, StoreError, DB_FILE, KEYCHECK_FILE,
 };
 use altyn_consent_core::{ConsentClient, ConsentError};
 use common::{accept, config, fresh, open};
@@ -155,12 +155,7 @@ fn a_store_from_a_newer_app_is_refused_untouched() {
     accept(&client);
     drop(client);
     {
-        let store = Store::open(
-            dir.path(),
-            StoreKey::Provider(keys.as_ref()),
-            || unreachable!(),
-        )
-        .unwrap();
+        let store = common::open_store(dir.path(), &keys);
         store
             .connection_for_tests()
             .pragma_update(None, "user_version", 99)
@@ -187,12 +182,7 @@ fn events_cannot_be_updated_or_deleted_through_sql() {
     let (dir, keys, client) = fresh();
     accept(&client);
     drop(client);
-    let store = Store::open(
-        dir.path(),
-        StoreKey::Provider(keys.as_ref()),
-        || unreachable!(),
-    )
-    .unwrap();
+    let store = common::open_store(dir.path(), &keys);
     let conn = store.connection_for_tests();
     let err = conn.execute("DELETE FROM events", []).unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
@@ -212,12 +202,7 @@ fn editing_one_event_row_makes_verify_name_it() {
     drop(client);
     {
         // An attacker with the key drops the guard and flips the refusal.
-        let store = Store::open(
-            dir.path(),
-            StoreKey::Provider(keys.as_ref()),
-            || unreachable!(),
-        )
-        .unwrap();
+        let store = common::open_store(dir.path(), &keys);
         let conn = store.connection_for_tests();
         conn.execute_batch("DROP TRIGGER events_are_append_only_update;")
             .unwrap();
@@ -243,12 +228,7 @@ fn removing_the_last_event_is_detected() {
     client.set_permission("camera", true).unwrap();
     drop(client);
     {
-        let store = Store::open(
-            dir.path(),
-            StoreKey::Provider(keys.as_ref()),
-            || unreachable!(),
-        )
-        .unwrap();
+        let store = common::open_store(dir.path(), &keys);
         let conn = store.connection_for_tests();
         conn.execute_batch(
             "DROP TRIGGER events_are_append_only_delete; DELETE FROM outbox WHERE seq = 2; DELETE FROM events WHERE seq = 2;",
@@ -266,12 +246,7 @@ fn an_altered_state_snapshot_is_caught_by_verify() {
     client.set_permission("camera", false).unwrap();
     drop(client);
     {
-        let store = Store::open(
-            dir.path(),
-            StoreKey::Provider(keys.as_ref()),
-            || unreachable!(),
-        )
-        .unwrap();
+        let store = common::open_store(dir.path(), &keys);
         let snapshot = store.fold_snapshot().unwrap().unwrap();
         let forged = snapshot.replacen("\"denied\"", "\"granted\"", 1);
         assert_ne!(snapshot, forged);
@@ -294,12 +269,7 @@ fn a_store_without_a_snapshot_is_folded_from_its_ledger() {
     let before = client.state().unwrap();
     drop(client);
     {
-        let store = Store::open(
-            dir.path(),
-            StoreKey::Provider(keys.as_ref()),
-            || unreachable!(),
-        )
-        .unwrap();
+        let store = common::open_store(dir.path(), &keys);
         store
             .connection_for_tests()
             .execute("DELETE FROM meta WHERE key = 'fold_snapshot'", [])

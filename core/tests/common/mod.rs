@@ -32,3 +32,13 @@ pub fn accept(client: &ConsentClient) -> ConsentState {
         .accept_policy(policy.version, &policy.hash(), "ru", true)
         .expect("acceptance is recorded")
 }
+
+/// The raw store under a client, as someone holding the key would open it
+/// to tamper with it.
+pub fn open_store(dir: &Path, keys: &Arc<MemoryKeyProvider>) -> altyn_consent_core::store::Store {
+    use altyn_consent_core::store::{Store, StoreKey};
+    Store::open(dir, StoreKey::Provider(keys.as_ref()), || {
+        unreachable!("the store exists")
+    })
+    .unwrap()
+}
