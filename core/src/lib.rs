@@ -13,7 +13,9 @@ pub mod state;
 pub mod store;
 pub mod sync;
 
-pub use client::{describe_policy_status, ClientConfig, ConsentClient, ConsentError, VerifyReport};
+pub use client::{
+    describe_policy_status, ClientConfig, ConsentClient, ConsentError, StateObserver, VerifyReport,
+};
 pub use ledger::{AppContext, Event, EventKind};
 pub use permissions::{OsStatus, UserConsent};
 pub use state::{ConsentState, PermissionState, PolicyStatus};

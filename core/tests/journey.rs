@@ -4,7 +4,7 @@ mod common;
 
 use altyn_consent_core::ledger::{verify_export, EventKind, WithdrawalScope};
 use altyn_consent_core::policy::{Block, PolicyDocument};
-use altyn_consent_core::{ConsentError, OsStatus, PolicyStatus, UserConsent};
+use altyn_consent_core::{ConsentClient, ConsentError, OsStatus, PolicyStatus, UserConsent};
 use common::{accept, fresh, open};
 
 #[test]
@@ -436,5 +436,60 @@ fn every_event_is_chained_and_carries_its_context() {
             locale: "ru".into(),
             age_confirmed: true
         }
+    );
+}
+
+/// Records every state it is told, and reads the client back from inside
+/// the callback (which must not deadlock).
+struct Recorder {
+    seen: std::sync::Mutex<Vec<(u64, bool)>>,
+    client: std::sync::OnceLock<std::sync::Weak<ConsentClient>>,
+}
+
+impl altyn_consent_core::StateObserver for Recorder {
+    fn state_changed(&self, state: &altyn_consent_core::ConsentState) {
+        if let Some(client) = self.client.get().and_then(|c| c.upgrade()) {
+            assert_eq!(client.state().unwrap().events, state.events);
+        }
+        self.seen
+            .lock()
+            .unwrap()
+            .push((state.events, state.can_proceed));
+    }
+}
+
+#[test]
+fn observers_are_told_each_change_once_and_may_call_back() {
+    let (_dir, _keys, client) = fresh();
+    let client = std::sync::Arc::new(client);
+    let recorder = std::sync::Arc::new(Recorder {
+        seen: Default::default(),
+        client: Default::default(),
+    });
+    recorder
+        .client
+        .set(std::sync::Arc::downgrade(&client))
+        .unwrap();
+    let handle = client.add_observer(recorder.clone());
+
+    accept(&client);
+    client.set_permission("camera", true).unwrap();
+    // The same decision again changes nothing and tells nothing.
+    client.set_permission("camera", true).unwrap();
+    // A refused request tells nothing either.
+    client.withdraw("contacts").unwrap_err();
+    client.withdraw_all().unwrap();
+    assert_eq!(
+        *recorder.seen.lock().unwrap(),
+        vec![(1, true), (2, true), (3, false)]
+    );
+
+    assert!(client.remove_observer(handle));
+    assert!(!client.remove_observer(handle));
+    accept(&client);
+    assert_eq!(
+        recorder.seen.lock().unwrap().len(),
+        3,
+        "removed observers hear nothing"
     );
 }

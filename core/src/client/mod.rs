@@ -1,7 +1,9 @@
 //! `ConsentClient`: the one API every shell uses. It checks each request
 //! against the rules, records it in the ledger, and returns the new state.
 
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -101,8 +103,91 @@ pub struct VerifyReport {
     pub file_integrity_ok: bool,
 }
 
+/// Told whenever the consent state changes (a decision recorded, a new
+/// policy installed, a restore, another process appended), so a UI can
+/// update. Called on the thread that made the change, after the client's
+/// lock is released: an observer may call the client again.
+pub trait StateObserver: Send + Sync {
+    fn state_changed(&self, state: &ConsentState);
+}
+
 pub struct ConsentClient {
     inner: Mutex<Inner>,
+    observers: Observers,
+}
+
+/// The registered observers, and the number of the last change told to
+/// them: with two threads racing, the newer state wins and an older one is
+/// never told after it.
+#[derive(Default)]
+struct Observers {
+    list: Mutex<Vec<(u64, Arc<dyn StateObserver>)>>,
+    next_id: AtomicU64,
+    last_told: AtomicU64,
+}
+
+impl Observers {
+    fn any(&self) -> bool {
+        !self
+            .list
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    fn tell(&self, change: u64, state: &ConsentState) {
+        if self.last_told.fetch_max(change, Ordering::SeqCst) >= change {
+            return;
+        }
+        let list: Vec<_> = self
+            .list
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, o)| o.clone())
+            .collect();
+        for observer in list {
+            observer.state_changed(state);
+        }
+    }
+}
+
+/// The client's lock. When it is released after a change, the observers
+/// are told the new state (outside the lock).
+struct Locked<'a> {
+    guard: Option<MutexGuard<'a, Inner>>,
+    observers: &'a Observers,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        self.guard.as_ref().expect("held until drop")
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.guard.as_mut().expect("held until drop")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let Some(mut inner) = self.guard.take() else {
+            return;
+        };
+        if inner.told == inner.changes || !self.observers.any() {
+            return;
+        }
+        inner.told = inner.changes;
+        let change = inner.changes;
+        let state = inner.state();
+        drop(inner);
+        if let Ok(state) = state {
+            self.observers.tell(change, &state);
+        }
+    }
 }
 
 struct Inner {
@@ -122,6 +207,10 @@ struct Inner {
     /// the cost of recording it).
     current: Vec<(PolicyDocument, PolicyRef)>,
     catalog: PermissionCatalog,
+    /// Changes so far (events, policies, catalogs), and the count the
+    /// observers were last told of.
+    changes: u64,
+    told: u64,
 }
 
 impl ConsentClient {
@@ -185,23 +274,53 @@ impl ConsentClient {
             cached_state: None,
             current,
             catalog,
+            changes: 0,
+            told: 0,
         };
         Ok(ConsentClient {
             inner: Mutex::new(inner),
+            observers: Observers::default(),
         })
     }
 
     /// The lock, with the ledger re-read if another connection appended.
-    fn lock_fresh(&self) -> Result<MutexGuard<'_, Inner>, ConsentError> {
+    fn lock_fresh(&self) -> Result<Locked<'_>, ConsentError> {
         let mut inner = self.lock();
         inner.refresh_if_moved()?;
         Ok(inner)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock cannot leave the store half-written
         // (every write is one transaction), so a poisoned lock is safe to use.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        Locked {
+            guard: Some(self.inner.lock().unwrap_or_else(|p| p.into_inner())),
+            observers: &self.observers,
+        }
+    }
+
+    /// Registers an observer of state changes; returns its handle for
+    /// [`ConsentClient::remove_observer`].
+    pub fn add_observer(&self, observer: Arc<dyn StateObserver>) -> u64 {
+        let id = self.observers.next_id.fetch_add(1, Ordering::SeqCst);
+        self.observers
+            .list
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, observer));
+        id
+    }
+
+    /// Removes an observer; returns whether it was registered.
+    pub fn remove_observer(&self, handle: u64) -> bool {
+        let mut list = self
+            .observers
+            .list
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let before = list.len();
+        list.retain(|(id, _)| *id != handle);
+        list.len() != before
     }
 
     /// The current policy in the best available language for `locale`.
@@ -461,7 +580,7 @@ impl ConsentClient {
         let before = inner.current[0].1.version;
         inner.store.put_policy(&doc)?;
         inner.current = with_refs(inner.store.latest_policies(&inner.policy_id.clone())?);
-        inner.cached_state = None;
+        inner.invalidate();
         Ok(inner.current[0].1.version != before)
     }
 
@@ -473,7 +592,7 @@ impl ConsentClient {
         catalog.validate_against(inner.text_for(FALLBACK_LOCALE))?;
         inner.store.put_catalog(&catalog)?;
         inner.catalog = catalog.clone();
-        inner.cached_state = None;
+        inner.invalidate();
         Ok(catalog)
     }
 
@@ -569,6 +688,12 @@ impl ConsentClient {
 }
 
 impl Inner {
+    /// Something the state depends on changed.
+    fn invalidate(&mut self) {
+        self.cached_state = None;
+        self.changes += 1;
+    }
+
     fn state(&mut self) -> Result<ConsentState, ConsentError> {
         if self.cached_state.is_none() {
             let current = self.authoritative_ref();
@@ -641,7 +766,7 @@ impl Inner {
         let (head_seq, _) = self.store.head()?;
         if head_seq != self.fold.seq {
             self.fold = load_fold(&self.store)?;
-            self.cached_state = None;
+            self.invalidate();
         }
         Ok(())
     }
@@ -674,7 +799,7 @@ impl Inner {
             (event, snapshot)
         })?;
         self.fold = next_fold;
-        self.cached_state = None;
+        self.invalidate();
         tracing::info!(
             seq = event.seq,
             kind = event.kind.name(),

@@ -384,7 +384,7 @@ impl ConsentClient {
                 .import_restored(&install_id, &events, &kept, &snapshot)?;
             inner.install_id = install_id;
             inner.fold = fold;
-            inner.cached_state = None;
+            inner.invalidate();
         }
         tracing::info!(events = report.events, "ledger restored from the server");
         let _ = self.refresh_policy(&transport, &token, config).await;
