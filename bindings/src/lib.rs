@@ -1,0 +1,344 @@
+//! The one library Android and iOS apps link (`libaltyn_consent`): the
+//! consent core exported through UniFFI. No rule lives here; every call
+//! forwards to `altyn-consent-core` and converts its types.
+//!
+//! Generated names come from `uniffi.toml` at the workspace root: Kotlin
+//! package `kz.altyncoin.consent`, Swift module `AltynConsent`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use altyn_consent_core as core;
+use zeroize::Zeroizing;
+
+mod error;
+mod logging;
+mod types;
+
+pub use error::{ConsentError, PlatformError};
+pub use logging::{set_log_sink, LogLevel, LogSink};
+pub use types::*;
+
+uniffi::setup_scaffolding!("altyn_consent");
+
+/// The platform keystore, implemented by the shell: Android Keystore
+/// (the key wrapped by a non-exportable Keystore key), iOS Keychain.
+#[uniffi::export(with_foreign)]
+pub trait KeyProvider: Send + Sync {
+    /// The 32-byte database key saved for `store_id`, or null if none.
+    fn load_key(&self, store_id: String) -> Result<Option<Vec<u8>>, PlatformError>;
+    /// Saves the key of a new store. Called once, when the store is created.
+    fn save_key(&self, store_id: String, key: Vec<u8>) -> Result<(), PlatformError>;
+}
+
+/// The app's access token for the sync backend.
+#[uniffi::export(with_foreign)]
+pub trait TokenProvider: Send + Sync {
+    fn token(&self) -> Result<String, PlatformError>;
+    /// A fresh token, after the server refused the current one.
+    fn refresh(&self) -> Result<String, PlatformError>;
+}
+
+/// Told when the consent state changes, so a UI can update. Called on the
+/// thread that made the change, never while the core holds its lock.
+#[uniffi::export(with_foreign)]
+pub trait StateObserver: Send + Sync {
+    fn on_state_changed(&self, state: ConsentState);
+}
+
+struct Keys(Arc<dyn KeyProvider>);
+
+impl core::store::KeyProvider for Keys {
+    fn load(&self, store_id: &str) -> Result<Option<Zeroizing<Vec<u8>>>, core::store::KeyError> {
+        self.0
+            .load_key(store_id.to_string())
+            .map(|k| k.map(Zeroizing::new))
+            .map_err(|e| core::store::KeyError::Unavailable(e.to_string()))
+    }
+
+    fn save(&self, store_id: &str, key: &[u8]) -> Result<(), core::store::KeyError> {
+        self.0
+            .save_key(store_id.to_string(), key.to_vec())
+            .map_err(|e| core::store::KeyError::Unavailable(e.to_string()))
+    }
+}
+
+struct Tokens(Arc<dyn TokenProvider>);
+
+impl core::sync::TokenProvider for Tokens {
+    fn token(&self) -> Result<String, String> {
+        self.0.token().map_err(|e| e.to_string())
+    }
+    fn refresh(&self) -> Result<String, String> {
+        self.0.refresh().map_err(|e| e.to_string())
+    }
+}
+
+struct Observer(Arc<dyn StateObserver>);
+
+impl core::StateObserver for Observer {
+    fn state_changed(&self, state: &core::ConsentState) {
+        self.0.on_state_changed(state.clone().into());
+    }
+}
+
+/// The consent client: one per store, shared by the whole app. Every
+/// method is safe to call from any thread; the blocking ones do local disk
+/// work only (one small transaction) and `sync` is `suspend` / `async`.
+#[derive(uniffi::Object)]
+pub struct ConsentCore {
+    client: core::ConsentClient,
+}
+
+type Result<T, E = ConsentError> = std::result::Result<T, E>;
+
+#[uniffi::export(async_runtime = "tokio")]
+impl ConsentCore {
+    /// Opens (or creates) the encrypted store in `config.data_dir`. Fails
+    /// with a precise error, changing nothing, on a wrong or missing key, a
+    /// damaged file or a store from a newer app.
+    #[uniffi::constructor]
+    pub fn open(config: OpenConfig, key_provider: Arc<dyn KeyProvider>) -> Result<Arc<Self>> {
+        let config = core::ClientConfig::new(
+            PathBuf::from(config.data_dir),
+            config.app.into(),
+            Arc::new(Keys(key_provider)),
+        );
+        Ok(Arc::new(ConsentCore {
+            client: core::ConsentClient::open(config)?,
+        }))
+    }
+
+    /// FOR GOLDEN-JOURNEY TESTS ONLY, never in an app: a client whose clock
+    /// starts at `start_at` (RFC 3339) and moves one second per event, and
+    /// whose ids are counted, so that a journey gives the same hashes on
+    /// every platform.
+    #[uniffi::constructor]
+    pub fn open_for_replay(
+        config: OpenConfig,
+        key_provider: Arc<dyn KeyProvider>,
+        start_at: String,
+    ) -> Result<Arc<Self>> {
+        let start =
+            time::OffsetDateTime::parse(&start_at, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| ConsentError::InvalidRequest {
+                    reason: format!("start_at must be an RFC 3339 time: {e}"),
+                })?;
+        let mut config = core::ClientConfig::new(
+            PathBuf::from(config.data_dir),
+            config.app.into(),
+            Arc::new(Keys(key_provider)),
+        );
+        config.clock = Arc::new(core::ledger::SteppingClock::new(start));
+        config.ids = Arc::new(core::ledger::CountingIds::default());
+        Ok(Arc::new(ConsentCore {
+            client: core::ConsentClient::open(config)?,
+        }))
+    }
+
+    /// The current policy in the best available language for `locale`
+    /// (falls back to Russian, the authoritative text).
+    pub fn policy(&self, locale: String) -> PolicyText {
+        PolicyText::of(&self.client.policy(&locale))
+    }
+
+    /// Languages the current policy is available in.
+    pub fn policy_locales(&self) -> Vec<String> {
+        self.client.policy_locales()
+    }
+
+    /// The device permissions the app may ask for, with their purposes.
+    pub fn permissions(&self, locale: String) -> Vec<PermissionInfo> {
+        self.client
+            .catalog()
+            .permissions
+            .iter()
+            .map(|p| PermissionInfo::of(p, &locale))
+            .collect()
+    }
+
+    pub fn state(&self) -> Result<ConsentState> {
+        Ok(self.client.state()?.into())
+    }
+
+    /// Records acceptance of the text shown, with the 18+ attestation.
+    pub fn accept_policy(
+        &self,
+        version: u32,
+        hash: String,
+        locale: String,
+        age_confirmed: bool,
+    ) -> Result<ConsentState> {
+        Ok(self
+            .client
+            .accept_policy(version, &hash, &locale, age_confirmed)?
+            .into())
+    }
+
+    /// §10.4: the user objects to the current version.
+    pub fn object_to_policy(
+        &self,
+        version: u32,
+        hash: String,
+        locale: String,
+    ) -> Result<ConsentState> {
+        Ok(self
+            .client
+            .object_to_policy(version, &hash, &locale)?
+            .into())
+    }
+
+    /// §10.2: the notice of the current version was shown.
+    pub fn record_notice_shown(
+        &self,
+        version: u32,
+        hash: String,
+        locale: String,
+    ) -> Result<ConsentState> {
+        Ok(self
+            .client
+            .record_notice_shown(version, &hash, &locale)?
+            .into())
+    }
+
+    /// The user allows or refuses one device function in the app.
+    pub fn set_permission(&self, permission: String, granted: bool) -> Result<ConsentState> {
+        Ok(self.client.set_permission(&permission, granted)?.into())
+    }
+
+    /// What the OS says about a permission; only a change is recorded.
+    pub fn report_os_status(&self, permission: String, status: OsStatus) -> Result<ConsentState> {
+        Ok(self
+            .client
+            .report_os_status(&permission, status.into())?
+            .into())
+    }
+
+    /// §6.1.5: withdraws the consent to one permission.
+    pub fn withdraw(&self, permission: String) -> Result<ConsentState> {
+        Ok(self.client.withdraw(&permission)?.into())
+    }
+
+    /// §6.1.5: withdraws every consent, the policy's included.
+    pub fn withdraw_all(&self) -> Result<ConsentState> {
+        Ok(self.client.withdraw_all()?.into())
+    }
+
+    /// Links the installation to the user's account (after login).
+    pub fn link_account(&self, account_id: String) -> Result<ConsentState> {
+        Ok(self.client.link_account(&account_id)?.into())
+    }
+
+    /// Every recorded decision, oldest first.
+    pub fn history(&self) -> Result<Vec<HistoryEntry>> {
+        Ok(self.client.history()?.into_iter().map(Into::into).collect())
+    }
+
+    /// A self-contained, verifiable export of the ledger (JSON).
+    pub fn export(&self) -> Result<String> {
+        Ok(self.client.export()?)
+    }
+
+    /// Checks the file, the hash chain and the kept state.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        Ok(self.client.verify()?.into())
+    }
+
+    /// What changed since the accepted version, when re-consent is due.
+    pub fn policy_changes(&self) -> Result<Option<PolicyChanges>> {
+        Ok(self.client.policy_changes()?.map(Into::into))
+    }
+
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        Ok(self.client.sync_status()?.into())
+    }
+
+    /// Puts parked events back in the queue (after the cause was fixed).
+    pub fn retry_parked(&self) -> Result<u64> {
+        Ok(self.client.retry_parked()?)
+    }
+
+    /// The server's signed receipts, verified when they arrived.
+    pub fn receipts(&self) -> Result<Vec<ReceiptInfo>> {
+        Ok(self
+            .client
+            .receipts()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// One sync pass: uploads what waits, keeps the signed receipts, fetches
+    /// a newer policy. Never drops an event; schedule the next pass from
+    /// `next_retry_in_secs`.
+    pub async fn sync(
+        &self,
+        settings: SyncSettings,
+        tokens: Arc<dyn TokenProvider>,
+    ) -> Result<SyncReport> {
+        let config = sync_config(settings, tokens)?;
+        Ok(self.client.sync(&config).await?.into())
+    }
+
+    /// Fills an empty store from the server (a new device): the chain and
+    /// every receipt are verified before anything is written.
+    pub async fn restore_from_server(
+        &self,
+        settings: SyncSettings,
+        tokens: Arc<dyn TokenProvider>,
+    ) -> Result<ConsentState> {
+        let config = sync_config(settings, tokens)?;
+        Ok(self.client.restore_from_server(&config).await?.into())
+    }
+
+    /// Registers an observer; returns the handle to remove it with.
+    pub fn add_observer(&self, observer: Arc<dyn StateObserver>) -> u64 {
+        self.client.add_observer(Arc::new(Observer(observer)))
+    }
+
+    pub fn remove_observer(&self, handle: u64) -> bool {
+        self.client.remove_observer(handle)
+    }
+}
+
+fn sync_config(
+    settings: SyncSettings,
+    tokens: Arc<dyn TokenProvider>,
+) -> Result<core::sync::SyncConfig> {
+    let keys = |list: &[String], what: &str| {
+        list.iter()
+            .map(|k| {
+                core::sync::wire::parse_verifying_key(k).map_err(|e| ConsentError::SyncSetup {
+                    reason: format!("{what} key: {e}"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+    };
+    let mut config =
+        core::sync::SyncConfig::new(settings.base_url.clone(), Arc::new(Tokens(tokens)));
+    config.server_keys = keys(&settings.server_keys, "server")?;
+    config.policy_keys = keys(&settings.policy_keys, "policy")?;
+    config.extra_ca_pem = settings.extra_ca_pem;
+    config.spki_pins = settings.spki_pins;
+    config.request_timeout = Duration::from_millis(settings.request_timeout_ms.max(1));
+    config.max_attempts = settings.max_attempts.max(1) as usize;
+    Ok(config)
+}
+
+/// Version of this library (recorded in every event).
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Verifies an export offline (a compliance officer's check): every hash,
+/// the chain, the head. Returns the number of events.
+#[uniffi::export]
+pub fn verify_export(json: String) -> Result<u64> {
+    core::ledger::verify_export(json.as_bytes())
+        .map(|r| r.events)
+        .map_err(|e| ConsentError::InvalidRequest {
+            reason: e.to_string(),
+        })
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Generates the Kotlin and Swift bindings from the built library, in UniFFI's
+# library mode, into target/bindings/{kotlin,swift} (generated code is not
+# committed). Prints the path of the library the bindings were made from.
+#
+#   scripts/gen-bindings.sh            # debug build of the host library
+#   PROFILE=release scripts/gen-bindings.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${PROFILE:-debug}"
+out="${BINDINGS_DIR:-target/bindings}"
+cargo_flags=(-p altyn-consent-bindings)
+[ "$profile" = release ] && cargo_flags+=(--release)
+
+cargo build --quiet "${cargo_flags[@]}"
+cargo build --quiet -p uniffi-bindgen
+
+case "$(uname -s)" in
+  Darwin) lib="target/$profile/libaltyn_consent.dylib" ;;
+  *) lib="target/$profile/libaltyn_consent.so" ;;
+esac
+[ -f "$lib" ] || { echo "gen-bindings: $lib was not built" >&2; exit 1; }
+
+rm -rf "$out/kotlin" "$out/swift"
+for language in kotlin swift; do
+  target/debug/uniffi-bindgen generate --no-format --config uniffi.toml \
+    --language "$language" --out-dir "$out/$language" "$lib" >/dev/null
+done
+
+# The generated code must be there, under the names uniffi.toml gives.
+for f in "$out/kotlin/kz/altyncoin/consent/altyn_consent.kt" \
+         "$out/swift/AltynConsent.swift" "$out/swift/AltynConsentFFI.h" \
+         "$out/swift/AltynConsentFFI.modulemap"; do
+  [ -s "$f" ] || { echo "gen-bindings: $f is missing" >&2; exit 1; }
+done
+echo "$lib"
