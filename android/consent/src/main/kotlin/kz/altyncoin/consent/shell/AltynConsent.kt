@@ -1,0 +1,163 @@
+package kz.altyncoin.consent.shell
+
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.withContext
+import kz.altyncoin.consent.AppInfo
+import kz.altyncoin.consent.ConsentCore
+import kz.altyncoin.consent.ConsentState
+import kz.altyncoin.consent.HistoryEntry
+import kz.altyncoin.consent.KeyProvider
+import kz.altyncoin.consent.OpenConfig
+import kz.altyncoin.consent.OsStatus
+import kz.altyncoin.consent.PermissionInfo
+import kz.altyncoin.consent.PolicyChanges
+import kz.altyncoin.consent.PolicyText
+import kz.altyncoin.consent.ReceiptInfo
+import kz.altyncoin.consent.StateObserver
+import kz.altyncoin.consent.SyncReport
+import kz.altyncoin.consent.SyncSettings
+import kz.altyncoin.consent.SyncStatus
+import kz.altyncoin.consent.TokenProvider
+import kz.altyncoin.consent.VerifyReport
+import java.io.File
+
+/**
+ * The app's entry point to the consent core: one instance per store, shared
+ * by the whole app (hold it in your Application or DI graph).
+ *
+ * Every rule lives in the Rust core; this class only moves calls off the
+ * main thread, publishes the state as a [StateFlow] and turns the core's
+ * errors into [ConsentFailure]. Blocking disk work (one small encrypted
+ * transaction per decision) runs on [io]; [sync] is a real suspending call.
+ */
+class AltynConsent private constructor(
+    private val core: ConsentCore,
+    private val io: CoroutineDispatcher,
+) : AutoCloseable {
+    private val mutableState = MutableStateFlow(core.state())
+
+    /** The consent state; updates after every change, whoever made it. */
+    val state: StateFlow<ConsentState> = mutableState.asStateFlow()
+
+    private val observerHandle: ULong = core.addObserver(
+        object : StateObserver {
+            override fun onStateChanged(state: ConsentState) {
+                mutableState.value = state
+            }
+        },
+    )
+
+    companion object {
+        /**
+         * Opens (or creates) the encrypted store in [dataDir] (use
+         * `context.noBackupFilesDir`: the key does not survive a backup
+         * restore, so the store must not be restored either).
+         *
+         * @throws ConsentFailure.KeyUnavailable if the keystore has no or a
+         *   wrong key; the store file is left untouched.
+         */
+        suspend fun open(
+            dataDir: File,
+            app: AppInfo,
+            keys: KeyProvider,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): AltynConsent = withContext(io) {
+            translated {
+                AltynConsent(ConsentCore.open(OpenConfig(dataDir.path, app), keys), io)
+            }
+        }
+
+        /**
+         * FOR GOLDEN-JOURNEY TESTS ONLY: a client with the replay clock and
+         * counted ids, so a journey gives the same hashes on every platform.
+         */
+        suspend fun openForReplay(
+            dataDir: File,
+            app: AppInfo,
+            keys: KeyProvider,
+            startAt: String,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): AltynConsent = withContext(io) {
+            translated {
+                AltynConsent(ConsentCore.openForReplay(OpenConfig(dataDir.path, app), keys, startAt), io)
+            }
+        }
+    }
+
+    /** The current policy in the best language for [locale] (Russian is authoritative). */
+    suspend fun policy(locale: String): PolicyText = call { core.policy(locale) }
+
+    suspend fun policyLocales(): List<String> = call { core.policyLocales() }
+
+    /** The device permissions the app may ask for, with the purposes (§4.2). */
+    suspend fun permissions(locale: String): List<PermissionInfo> = call { core.permissions(locale) }
+
+    /** Records acceptance of [shown], the exact text the user saw, with the 18+ attestation. */
+    suspend fun accept(shown: PolicyText, ageConfirmed: Boolean): ConsentState = call {
+        core.acceptPolicy(shown.reference.version, shown.reference.hash, shown.locale, ageConfirmed)
+    }
+
+    /** §10.4: the user objects to [shown]. */
+    suspend fun objectTo(shown: PolicyText): ConsentState = call {
+        core.objectToPolicy(shown.reference.version, shown.reference.hash, shown.locale)
+    }
+
+    /** §10.2: the notice of the new version [shown] was displayed. */
+    suspend fun noticeShown(shown: PolicyText): ConsentState = call {
+        core.recordNoticeShown(shown.reference.version, shown.reference.hash, shown.locale)
+    }
+
+    /** The user's in-app decision on one permission ([PermissionInfo.id]). */
+    suspend fun setPermission(permission: String, granted: Boolean): ConsentState =
+        call { core.setPermission(permission, granted) }
+
+    /** What Android says about a permission; only a change is recorded. */
+    suspend fun reportOsStatus(permission: String, status: OsStatus): ConsentState =
+        call { core.reportOsStatus(permission, status) }
+
+    /** §6.1.5: withdraws the consent to one permission. */
+    suspend fun withdraw(permission: String): ConsentState = call { core.withdraw(permission) }
+
+    /** §6.1.5: withdraws every consent; the app returns to the policy screen. */
+    suspend fun withdrawAll(): ConsentState = call { core.withdrawAll() }
+
+    /** Links the installation to the signed-in account. */
+    suspend fun linkAccount(accountId: String): ConsentState = call { core.linkAccount(accountId) }
+
+    suspend fun history(): List<HistoryEntry> = call { core.history() }
+
+    /** A self-contained, verifiable export of every decision (JSON). */
+    suspend fun export(): String = call { core.export() }
+
+    suspend fun verify(): VerifyReport = call { core.verify() }
+
+    /** The clause-by-clause changes when re-consent is due. */
+    suspend fun policyChanges(): PolicyChanges? = call { core.policyChanges() }
+
+    suspend fun syncStatus(): SyncStatus = call { core.syncStatus() }
+
+    suspend fun receipts(): List<ReceiptInfo> = call { core.receipts() }
+
+    /**
+     * One sync pass. Never drops an event: what could not be sent waits for
+     * the next pass; schedule it (WorkManager) after
+     * [SyncReport.nextRetryInSecs].
+     */
+    suspend fun sync(settings: SyncSettings, tokens: TokenProvider): SyncReport =
+        translated { core.sync(settings, tokens) }
+
+    /** Fills an empty store from the server (new device), verified first. */
+    suspend fun restoreFromServer(settings: SyncSettings, tokens: TokenProvider): ConsentState =
+        translated { core.restoreFromServer(settings, tokens) }
+
+    override fun close() {
+        core.removeObserver(observerHandle)
+        core.close()
+    }
+
+    private suspend fun <T> call(block: () -> T): T = withContext(io) { translated(block) }
+}

@@ -1,0 +1,82 @@
+package kz.altyncoin.consent.shell
+
+import kz.altyncoin.consent.AppInfo
+import kz.altyncoin.consent.KeyProvider
+import kz.altyncoin.consent.PlatformException
+import kz.altyncoin.consent.SyncSettings
+import kz.altyncoin.consent.TokenProvider
+import java.io.File
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+
+val testApp = AppInfo(platform = "android", appVersion = "1.0.0-jvm-test", osVersion = "jvm")
+
+/** A keystore in memory, as the JVM has no Android Keystore. */
+class MemoryKeys : KeyProvider {
+    val keys = ConcurrentHashMap<String, ByteArray>()
+    override fun loadKey(storeId: String): ByteArray? = keys[storeId]?.copyOf()
+    override fun saveKey(storeId: String, key: ByteArray) {
+        keys[storeId] = key.copyOf()
+    }
+}
+
+/** A keystore that hands out a fixed (wrong) key. */
+class FixedKeys(private val key: ByteArray) : KeyProvider {
+    override fun loadKey(storeId: String): ByteArray = key.copyOf()
+    override fun saveKey(storeId: String, key: ByteArray) = Unit
+}
+
+class StaticTokens(private val token: String) : TokenProvider {
+    val refreshes = AtomicInteger()
+    override fun token(): String = token
+    override fun refresh(): String = token.also { refreshes.incrementAndGet() }
+}
+
+class FailingTokens : TokenProvider {
+    override fun token(): String = throw PlatformException.Failed("the user is signed out")
+    override fun refresh(): String = throw PlatformException.Failed("the user is signed out")
+}
+
+/**
+ * The reference backend (`altyn-consent-server`, built by cargo) on a free
+ * loopback port, with its own data folder: dev CA, receipt and policy keys.
+ */
+class ReferenceServer(private val dataDir: File, tokens: Map<String, String>) : AutoCloseable {
+    private val process: Process
+    val baseUrl: String
+
+    init {
+        val bin = System.getProperty("altyn.server.bin") ?: error("altyn.server.bin is not set")
+        check(File(bin).canExecute()) { "$bin is not built: run cargo build -p altyn-consent-server" }
+        val command = listOf(
+            bin, "--listen", "127.0.0.1:0", "--server-data-dir", dataDir.path,
+            "--tokens", tokens.entries.joinToString(",") { "${it.key}=${it.value}" },
+        )
+        process = ProcessBuilder(command)
+            .redirectError(File(dataDir.parentFile, "server.log"))
+            .start()
+        val stdout = process.inputStream.bufferedReader()
+        val first = stdout.readLine() ?: error("the server exited: ${File(dataDir.parentFile, "server.log").readText()}")
+        baseUrl = first.substringAfter("listening on ").trim()
+        check(baseUrl.startsWith("https://127.0.0.1:")) { "unexpected first line: $first" }
+        Thread { stdout.useLines { it.forEach { } } }.apply { isDaemon = true }.start()
+    }
+
+    fun settings(): SyncSettings = SyncSettings(
+        baseUrl = baseUrl,
+        serverKeys = listOf(read("receipt-key.pub")),
+        policyKeys = listOf(read("policy-key.pub")),
+        extraCaPem = read("dev-ca.pem"),
+        spkiPins = emptyList(),
+        requestTimeoutMs = 10_000u,
+        maxAttempts = 3u,
+    )
+
+    private fun read(name: String) = File(dataDir, name).readText().trim()
+
+    override fun close() {
+        process.destroy()
+        if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly()
+    }
+}
