@@ -1,0 +1,187 @@
+import Foundation
+
+/// The app's entry point to the consent core: one instance per store,
+/// shared by the whole app. Mirror of the Kotlin `AltynConsent` facade.
+///
+/// Every rule lives in the Rust core; this class only moves calls off the
+/// caller's thread, publishes the state as an `AsyncStream` and turns the
+/// core's errors into `ConsentFailure`.
+public final class AltynConsentClient: @unchecked Sendable {
+    private let core: ConsentCore
+    private let states: StateBroadcast
+    private var observerHandle: UInt64 = 0
+
+    private init(core: ConsentCore) throws {
+        self.core = core
+        self.states = StateBroadcast(initial: try core.state())
+        self.observerHandle = core.addObserver(observer: states)
+    }
+
+    deinit {
+        _ = core.removeObserver(handle: observerHandle)
+    }
+
+    /// Opens (or creates) the encrypted store in `directory` (use a folder
+    /// in Application Support, excluded from backups: the Keychain item that
+    /// holds the key is this-device-only).
+    public static func open(directory: URL, app: AppInfo, keys: KeyProvider) async throws -> AltynConsentClient {
+        try await offMain {
+            try AltynConsentClient(core: ConsentCore.open(config: OpenConfig(dataDir: directory.path, app: app), keyProvider: keys))
+        }
+    }
+
+    /// FOR GOLDEN-JOURNEY TESTS ONLY: the replay clock and counted ids.
+    public static func openForReplay(directory: URL, app: AppInfo, keys: KeyProvider, startAt: String) async throws -> AltynConsentClient {
+        try await offMain {
+            try AltynConsentClient(core: ConsentCore.openForReplay(
+                config: OpenConfig(dataDir: directory.path, app: app), keyProvider: keys, startAt: startAt))
+        }
+    }
+
+    /// The latest consent state.
+    public var state: ConsentState { states.current }
+
+    /// The state now, then after every change, whoever made it.
+    public func stateUpdates() -> AsyncStream<ConsentState> { states.stream() }
+
+    public func policy(locale: String) async -> PolicyText {
+        await offMainNonThrowing { self.core.policy(locale: locale) }
+    }
+
+    public func permissions(locale: String) async -> [PermissionInfo] {
+        await offMainNonThrowing { self.core.permissions(locale: locale) }
+    }
+
+    /// Records acceptance of `shown`, the exact text the user saw, with the 18+ attestation.
+    @discardableResult
+    public func accept(_ shown: PolicyText, ageConfirmed: Bool) async throws -> ConsentState {
+        try await offMain {
+            try self.core.acceptPolicy(version: shown.reference.version, hash: shown.reference.hash,
+                                       locale: shown.locale, ageConfirmed: ageConfirmed)
+        }
+    }
+
+    /// §10.4: the user objects to `shown`.
+    @discardableResult
+    public func object(to shown: PolicyText) async throws -> ConsentState {
+        try await offMain {
+            try self.core.objectToPolicy(version: shown.reference.version, hash: shown.reference.hash, locale: shown.locale)
+        }
+    }
+
+    /// §10.2: the notice of the new version `shown` was displayed.
+    @discardableResult
+    public func noticeShown(_ shown: PolicyText) async throws -> ConsentState {
+        try await offMain {
+            try self.core.recordNoticeShown(version: shown.reference.version, hash: shown.reference.hash, locale: shown.locale)
+        }
+    }
+
+    @discardableResult
+    public func setPermission(_ permission: String, granted: Bool) async throws -> ConsentState {
+        try await offMain { try self.core.setPermission(permission: permission, granted: granted) }
+    }
+
+    /// What iOS says about a permission; only a change is recorded.
+    @discardableResult
+    public func reportOsStatus(_ permission: String, _ status: OsStatus) async throws -> ConsentState {
+        try await offMain { try self.core.reportOsStatus(permission: permission, status: status) }
+    }
+
+    /// §6.1.5: withdraws the consent to one permission.
+    @discardableResult
+    public func withdraw(_ permission: String) async throws -> ConsentState {
+        try await offMain { try self.core.withdraw(permission: permission) }
+    }
+
+    /// §6.1.5: withdraws every consent; the app returns to the policy screen.
+    @discardableResult
+    public func withdrawAll() async throws -> ConsentState {
+        try await offMain { try self.core.withdrawAll() }
+    }
+
+    @discardableResult
+    public func linkAccount(_ accountId: String) async throws -> ConsentState {
+        try await offMain { try self.core.linkAccount(accountId: accountId) }
+    }
+
+    public func history() async throws -> [HistoryEntry] { try await offMain { try self.core.history() } }
+    public func export() async throws -> String { try await offMain { try self.core.export() } }
+    public func verify() async throws -> VerifyReport { try await offMain { try self.core.verify() } }
+    public func policyChanges() async throws -> PolicyChanges? { try await offMain { try self.core.policyChanges() } }
+    public func syncStatus() async throws -> SyncStatus { try await offMain { try self.core.syncStatus() } }
+    public func receipts() async throws -> [ReceiptInfo] { try await offMain { try self.core.receipts() } }
+
+    /// One sync pass; schedule the next (BGTaskScheduler) after `nextRetryInSecs`.
+    public func sync(settings: SyncSettings, tokens: TokenProvider) async throws -> SyncReport {
+        do {
+            return try await core.sync(settings: settings, tokens: tokens)
+        } catch let error as ConsentError {
+            throw ConsentFailure(error)
+        }
+    }
+
+    /// Fills an empty store from the server (new device), verified first.
+    public func restoreFromServer(settings: SyncSettings, tokens: TokenProvider) async throws -> ConsentState {
+        do {
+            return try await core.restoreFromServer(settings: settings, tokens: tokens)
+        } catch let error as ConsentError {
+            throw ConsentFailure(error)
+        }
+    }
+}
+
+/// Runs blocking core work (one small disk transaction) off the caller's
+/// thread, translating the core's errors.
+private func offMain<T>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await Task.detached(priority: .userInitiated) {
+        do {
+            return try work()
+        } catch let error as ConsentError {
+            throw ConsentFailure(error)
+        }
+    }.value
+}
+
+private func offMainNonThrowing<T>(_ work: @escaping @Sendable () -> T) async -> T {
+    await Task.detached(priority: .userInitiated) { work() }.value
+}
+
+/// Keeps the latest state and hands it to every open stream.
+final class StateBroadcast: StateObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var latest: ConsentState
+    private var continuations: [UUID: AsyncStream<ConsentState>.Continuation] = [:]
+
+    init(initial: ConsentState) { latest = initial }
+
+    var current: ConsentState {
+        lock.lock(); defer { lock.unlock() }
+        return latest
+    }
+
+    func onStateChanged(state: ConsentState) {
+        lock.lock()
+        latest = state
+        let targets = Array(continuations.values)
+        lock.unlock()
+        for continuation in targets { continuation.yield(state) }
+    }
+
+    func stream() -> AsyncStream<ConsentState> {
+        AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
+            let id = UUID()
+            lock.lock()
+            continuations[id] = continuation
+            let now = latest
+            lock.unlock()
+            continuation.yield(now)
+            continuation.onTermination = { [weak self] _ in
+                guard let self else { return }
+                self.lock.lock()
+                self.continuations[id] = nil
+                self.lock.unlock()
+            }
+        }
+    }
+}

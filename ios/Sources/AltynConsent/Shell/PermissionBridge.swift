@@ -1,0 +1,104 @@
+#if canImport(UIKit)
+import AVFoundation
+import Contacts
+import CoreLocation
+import Foundation
+import Photos
+import UserNotifications
+
+/// Reads what iOS says about each catalog permission and reports it to the
+/// core, which records changes only. Call `reportAll()` on launch and when
+/// the app returns to the foreground (the user may have changed Settings).
+///
+/// The in-app decision (`setPermission`) always comes first (§2.4): ask the
+/// system only after the user allowed it in the app.
+public final class PermissionBridge: @unchecked Sendable {
+    private let consent: AltynConsentClient
+
+    public init(consent: AltynConsentClient) {
+        self.consent = consent
+    }
+
+    /// The OS status of one catalog permission, read now.
+    public func osStatus(_ permissionId: String) async -> OsStatus {
+        switch permissionId {
+        case "camera":
+            let present = AVCaptureDevice.default(for: .video) != nil
+            return IosOsStatus.map(permissionId: permissionId, camera(), hardwarePresent: present)
+        case "location_precise", "location_approximate":
+            let manager = CLLocationManager()
+            return IosOsStatus.map(permissionId: permissionId, location(manager.authorizationStatus),
+                                   fullAccuracy: manager.accuracyAuthorization == .fullAccuracy)
+        case "contacts":
+            return IosOsStatus.map(permissionId: permissionId, contacts())
+        case "photos":
+            return IosOsStatus.map(permissionId: permissionId, photos())
+        case "notifications":
+            let settings = await UNUserNotificationCenter.current().notificationSettings()
+            return IosOsStatus.map(permissionId: permissionId, notifications(settings.authorizationStatus))
+        default:
+            return .unavailable
+        }
+    }
+
+    /// Reports every catalog permission's OS status.
+    public func reportAll(locale: String = "ru") async throws {
+        for info in await consent.permissions(locale: locale) {
+            try await consent.reportOsStatus(info.id, await osStatus(info.id))
+        }
+    }
+
+    private func camera() -> IosAuthorization {
+        switch AVCaptureDevice.authorizationStatus(for: .video) {
+        case .notDetermined: return .notDetermined
+        case .restricted: return .restricted
+        case .denied: return .denied
+        case .authorized: return .authorized
+        @unknown default: return .denied
+        }
+    }
+
+    private func location(_ status: CLAuthorizationStatus) -> IosAuthorization {
+        switch status {
+        case .notDetermined: return .notDetermined
+        case .restricted: return .restricted
+        case .denied: return .denied
+        case .authorizedAlways, .authorizedWhenInUse: return .authorized
+        @unknown default: return .denied
+        }
+    }
+
+    private func contacts() -> IosAuthorization {
+        switch CNContactStore.authorizationStatus(for: .contacts) {
+        case .notDetermined: return .notDetermined
+        case .restricted: return .restricted
+        case .denied: return .denied
+        case .authorized: return .authorized
+        @unknown default:
+            // iOS 18 adds .limited (the user shared some contacts).
+            return .limited
+        }
+    }
+
+    private func photos() -> IosAuthorization {
+        switch PHPhotoLibrary.authorizationStatus(for: .readWrite) {
+        case .notDetermined: return .notDetermined
+        case .restricted: return .restricted
+        case .denied: return .denied
+        case .authorized: return .authorized
+        case .limited: return .limited
+        @unknown default: return .denied
+        }
+    }
+
+    private func notifications(_ status: UNAuthorizationStatus) -> IosAuthorization {
+        switch status {
+        case .notDetermined: return .notDetermined
+        case .denied: return .denied
+        case .authorized: return .authorized
+        case .provisional, .ephemeral: return .provisional
+        @unknown default: return .denied
+        }
+    }
+}
+#endif
