@@ -18,6 +18,23 @@ for tool in cc make perl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: install it (apt-get install build-essential perl python3)"; exit 1; }
 done
 
+# Installs Debian packages when a tool is missing (CI runs as root on a
+# fresh machine); elsewhere it says what to install.
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if command -v apt-get >/dev/null && { [ -z "$sudo" ] || $sudo true 2>/dev/null; }; then
+    $sudo apt-get install -y -q "$@" >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "$@" >/dev/null; }
+  else
+    echo "missing packages: $* (install them)"; exit 1
+  fi
+}
+command -v mvn >/dev/null && command -v javac >/dev/null || apt_install maven openjdk-17-jdk-headless
+command -v clang >/dev/null || apt_install clang
+python3 -c 'import tree_sitter, tree_sitter_swift' 2>/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check tree-sitter==0.26.1 tree-sitter-swift==0.7.4
+mvn -v | sed -n 1p
+
 step "format"
 cargo fmt --all -- --check
 
@@ -58,5 +75,38 @@ fi
 passed=$((passed + 1))
 rm -rf "$work" "$demo_out"
 
-printf '\nscripts/test.sh: everything passed in %ss (cargo tests, the demo, 2 export checks)\n' "$(( $(date +%s) - start ))"
+step "bindings: generate Kotlin and Swift from the library (UniFFI library mode)"
+cargo build -q --locked -p altyn-consent-server
+lib=$(scripts/gen-bindings.sh)
+echo "generated from $lib: $(find target/bindings -type f | wc -l) files"
+
+step "Kotlin shell on the JVM (Maven: bindings + shell + Android sources; JUnit against the real server)"
+rm -rf android/target/surefire-reports
+mvn_log=$(mktemp)
+if ! mvn -B -q -f android/pom.xml verify >"$mvn_log" 2>&1; then
+  cat "$mvn_log"
+fi
+read -r k_run k_failed < <(cat android/target/surefire-reports/*.txt 2>/dev/null |
+  awk -F'[:,]' '/^Tests run:/{ r += $2; f += $4 + $6 } END { print r + 0, f + 0 }')
+rm -f "$mvn_log"
+echo "Kotlin: ${k_run} tests run, ${k_failed} failed or errored"
+[ "$k_run" -gt 0 ] || { echo "no Kotlin test ran"; failed=$((failed + 1)); }
+passed=$((passed + k_run - k_failed))
+failed=$((failed + k_failed))
+
+step "Swift shell: parse-check every Swift file (tree-sitter-swift), compile and link the C header"
+python3 scripts/check-swift.py ios target/bindings/swift
+passed=$((passed + 1))
+bad=$(mktemp --suffix=.swift)
+printf 'public func broken( {\n' >"$bad"
+if python3 scripts/check-swift.py "$bad" 2>/dev/null; then
+  echo "the Swift parse check accepted a broken file"; exit 1
+fi
+rm -f "$bad"
+passed=$((passed + 1))
+scripts/check-c-header.sh target/bindings/swift/AltynConsentFFI.h "$lib"
+passed=$((passed + 1))
+
+printf '\nscripts/test.sh: done in %ss (cargo tests, the demo, 2 export checks, Kotlin JUnit, 3 Swift/C checks)\n' "$(( $(date +%s) - start ))"
 echo "tests: ${passed} passed, ${failed} failed"
+[ "$failed" = 0 ]

@@ -99,9 +99,10 @@ fn is_loopback(url: &Url) -> bool {
 /// SHA-256 of a certificate's SubjectPublicKeyInfo, base64: the pin format
 /// (`openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`).
 pub fn spki_pin(cert_der: &[u8]) -> Result<String, String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+    let der = CertificateDer::from(cert_der);
+    let cert = webpki::EndEntityCert::try_from(&der)
         .map_err(|e| format!("not an X.509 certificate: {e}"))?;
-    Ok(BASE64.encode(Sha256::digest(cert.public_key().raw)))
+    Ok(BASE64.encode(Sha256::digest(cert.subject_public_key_info().as_ref())))
 }
 
 /// Full web PKI validation first, then the pin on the server's own key.
@@ -416,5 +417,20 @@ mod tests {
         assert!(check_url("http://10.0.0.1/").is_err());
         assert!(check_url("ftp://x/").is_err());
         assert!(check_url("not a url").is_err());
+    }
+
+    /// A certificate made with the openssl CLI; its pin computed with the
+    /// command in `spki_pin`'s doc: the two must agree.
+    const OPENSSL_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBfDCCASGgAwIBAgIURFF5C5E0A4OAI0W5vqvJw8QdZK8wCgYIKoZIzj0EAwIw\nEzERMA8GA1UEAwwIcGluLXRlc3QwHhcNMjYxMTI0MDkyMzMwWhcNMzYxMTIxMDky\nMzMwWjATMREwDwYDVQQDDAhwaW4tdGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEH\nA0IABHY3Vu+SMnqpPx4iabdevX3UgYtYf3NWoTfStbY0FSb/NqDV5my3/uifAc/r\nQk2PuJJuCHFHK9HnuY7Q8DjVpnqjUzBRMB0GA1UdDgQWBBSItFSHBcYFhReT6Xf/\nggFgjzCGFTAfBgNVHSMEGDAWgBSItFSHBcYFhReT6Xf/ggFgjzCGFTAPBgNVHRMB\nAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQD8LArTfEQ3+WOuhSoV2HXkAYoQ\ndcagqatQkOOJC7OcnQIhAM4IRTVfvlIqGwUW8CpBmS+05bwOvtvg0/75Ujt3PrEF\n-----END CERTIFICATE-----";
+    const OPENSSL_PIN: &str = "tBmVm9vJ+OOJDYOI7Y2jvXbvZ/o6/hHaqKNUM7pX/4c=";
+
+    #[test]
+    fn spki_pin_matches_openssl() {
+        let der = rustls_pemfile::certs(&mut OPENSSL_CERT.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(spki_pin(&der).unwrap(), OPENSSL_PIN);
+        assert!(spki_pin(b"not a certificate").is_err());
     }
 }
