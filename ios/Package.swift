@@ -18,7 +18,10 @@ let package = Package(
         .target(
             name: "AltynConsent",
             dependencies: ["AltynConsentFFI"],
-            path: "Sources/AltynConsent"
+            path: "Sources/AltynConsent",
+            // The static library's system dependencies: SQLCipher's crypto
+            // (CommonCrypto in Security) and CoreFoundation.
+            linkerSettings: [.linkedFramework("Security"), .linkedFramework("CoreFoundation")]
         ),
         .testTarget(
             name: "AltynConsentTests",

@@ -24,6 +24,11 @@ scripts/build-min-openssl.sh linux-x86_64 "$min" >/dev/null
 OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_DIR="$min" CARGO_TARGET_DIR=target/size-min \
   cargo build -q --release --locked -p altyn-consent-bindings
 report "x86_64 linux, minimal OpenSSL" "$(bytes target/size-min/release/libaltyn_consent.so)"
+# SQLCipher must work the same on the minimal OpenSSL: the store tests
+# (encryption, wrong key, damaged files, crash) and the golden journey.
+OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_DIR="$min" CARGO_TARGET_DIR=target/size-min-test \
+  cargo test -q --locked -p altyn-consent-core -p altyn-consent-bindings 2>&1 | grep -E '^test result' |
+  awk '{ p += $4; f += $6 } END { printf "tests on the minimal OpenSSL: %d passed, %d failed\n", p, f; exit f > 0 }'
 
 if [ -n "${WITH_ARM64:-}" ]; then
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
