@@ -31,8 +31,10 @@ apt_install() {
 }
 command -v mvn >/dev/null && command -v javac >/dev/null || apt_install maven openjdk-17-jdk-headless
 command -v clang >/dev/null || apt_install clang
+swift_parser=(tree-sitter==0.26.1 tree-sitter-swift==0.7.4)
 python3 -c 'import tree_sitter, tree_sitter_swift' 2>/dev/null ||
-  python3 -m pip install -q --disable-pip-version-check tree-sitter==0.26.1 tree-sitter-swift==0.7.4
+  python3 -m pip install -q --disable-pip-version-check "${swift_parser[@]}" ||
+  python3 -m pip install -q --disable-pip-version-check --user --break-system-packages "${swift_parser[@]}"
 mvn -v | sed -n 1p
 
 step "format"
