@@ -25,6 +25,17 @@ android {
         }
     }
 
+    testOptions {
+        unitTests.all {
+            it.useJUnitPlatform()
+            // The JVM unit tests load the host-built library and start the
+            // reference server (cargo build -p altyn-consent-bindings -p altyn-consent-server).
+            it.systemProperty("jna.library.path", rootProject.file("../target/debug").path)
+            it.systemProperty("altyn.server.bin", rootProject.file("../target/debug/altyn-consent-server").path)
+            it.systemProperty("altyn.golden", rootProject.file("../bindings/golden/journey.json").path)
+        }
+    }
+
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
@@ -41,5 +52,7 @@ dependencies {
     implementation("net.java.dev.jna:jna:5.17.0@aar")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
     testImplementation("org.junit.jupiter:junit-jupiter:5.14.4")
+    testImplementation("org.jetbrains.kotlinx:kotlinx-coroutines-test:1.10.2")
+    testImplementation("net.java.dev.jna:jna:5.17.0")
     testImplementation("org.json:json:20250517")
 }
