@@ -70,6 +70,11 @@ pub struct ServerConfig {
     /// Most events in one upload (answered 413 beyond, so the client splits).
     #[arg(long, env = "ALTYN_SERVER_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
+    /// Policy documents (JSON) to publish at start, signed with the policy
+    /// key, after the bundled one: a newer version asks clients to consent
+    /// again. Repeatable.
+    #[arg(long = "publish", value_name = "POLICY_JSON")]
+    pub publish: Vec<PathBuf>,
 }
 
 impl ServerConfig {
@@ -83,6 +88,7 @@ impl ServerConfig {
             tokens: tokens.iter().map(|(t, s)| format!("{t}={s}")).collect(),
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 1000,
+            publish: Vec::new(),
         }
     }
 }
@@ -239,6 +245,21 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     storage
         .publish(PolicyDocument::bundled(), &policy_signer)
         .map_err(|r| ServerError::Config(r.error.message))?;
+    for path in &config.publish {
+        let bytes = std::fs::read(path).map_err(|source| ServerError::Io {
+            what: format!("policy file {}", path.display()),
+            source,
+        })?;
+        let doc = PolicyDocument::parse(&bytes)
+            .map_err(|e| ServerError::Config(format!("policy file {}: {e}", path.display())))?;
+        storage.publish(doc, &policy_signer).map_err(|r| {
+            ServerError::Config(format!(
+                "policy file {}: {}",
+                path.display(),
+                r.error.message
+            ))
+        })?;
+    }
 
     let identity = tls::identity(&config)?;
     let faults = FaultPlan::default();

@@ -42,7 +42,11 @@ class FailingTokens : TokenProvider {
  * The reference backend (`altyn-consent-server`, built by cargo) on a free
  * loopback port, with its own data folder: dev CA, receipt and policy keys.
  */
-class ReferenceServer(private val dataDir: File, tokens: Map<String, String>) : AutoCloseable {
+class ReferenceServer(
+    private val dataDir: File,
+    tokens: Map<String, String>,
+    publish: List<File> = emptyList(),
+) : AutoCloseable {
     private val process: Process
     val baseUrl: String
 
@@ -52,7 +56,7 @@ class ReferenceServer(private val dataDir: File, tokens: Map<String, String>) : 
         val command = listOf(
             bin, "--listen", "127.0.0.1:0", "--server-data-dir", dataDir.path,
             "--tokens", tokens.entries.joinToString(",") { "${it.key}=${it.value}" },
-        )
+        ) + publish.flatMap { listOf("--publish", it.path) }
         process = ProcessBuilder(command)
             .redirectError(File(dataDir.parentFile, "server.log"))
             .start()
