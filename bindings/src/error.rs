@@ -5,26 +5,36 @@
 use altyn_consent_core as core;
 use core::client::ConsentError as E;
 use core::permissions::CatalogError;
-use core::store::StoreError;
+use core::ErrorKind;
 
-/// Kotlin: `ConsentException.*`; Swift: `ConsentError.*`.
+/// Kotlin: `ConsentException.*`; Swift: `ConsentError.*`. One variant per
+/// kind of failure of the core ([`core::ErrorKind`], where each is
+/// documented; `core/docs/errors.md` is the table of kinds and actions):
+/// the variant decides what the app does, never the message.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum ConsentError {
-    /// The keystore has no key for the store, a wrong one, or cannot be
-    /// reached. Nothing was changed; the data is not lost while the file is
-    /// kept: restore the keystore, or restore from the server into a new store.
+    /// A read found no store; nothing was recorded yet.
     #[error("{reason}")]
-    KeyUnavailable { reason: String },
-    /// The store file is damaged or not a consent store. It was left as it
-    /// is; keep it for investigation and restore from the server.
+    NoStoreYet { reason: String },
+    /// The store is gone but a trace (Keychain marker, key check) shows it
+    /// existed: put it back, or call `recover`.
+    #[error("{reason}")]
+    StoreMissing { reason: String },
+    /// The store's file is damaged or not a consent store. It was left as
+    /// it is: call `recover`.
     #[error("{reason}")]
     StoreDamaged { reason: String },
+    /// The store's key is gone from the keystore (or is not this store's):
+    /// call `recover`.
+    #[error("{reason}")]
+    KeyLost { reason: String },
+    /// The keystore is locked or busy: try again later (e.g. after unlock).
+    /// Nothing is wrong with the store; never recover on this.
+    #[error("{reason}")]
+    KeyLocked { reason: String },
     /// The store was written by a newer app version: ask the user to update.
     #[error("{reason}")]
     StoreTooNew { reason: String },
-    /// Reading or writing the store failed (disk full, I/O): try again.
-    #[error("{reason}")]
-    Storage { reason: String },
     /// Acceptance without the 18+ attestation; nothing was recorded.
     #[error("{reason}")]
     AgeNotConfirmed { reason: String },
@@ -39,53 +49,74 @@ pub enum ConsentError {
     #[error("{reason}")]
     PolicyNotAccepted { reason: String },
     /// Unknown permission, unknown locale, nothing to withdraw, an invalid
-    /// account id, catalog or policy: a bug or bad data in the app's request.
+    /// account id, catalog or policy, nothing to recover: a bug or bad data
+    /// in the app's request.
     #[error("{reason}")]
     InvalidRequest { reason: String },
+    /// Restore needs an empty store, and this one holds events.
+    #[error("{reason}")]
+    StoreNotEmpty { reason: String },
+    /// The ledger, its receipts or an export does not check out.
+    #[error("{reason}")]
+    VerificationFailed { reason: String },
     /// Sync is misconfigured (URL, keys, CA) or the token could not be had.
     #[error("{reason}")]
     SyncSetup { reason: String },
-    /// Restoring from the server failed; nothing was written.
+    /// The server could not be reached; nothing was lost: try again later.
     #[error("{reason}")]
-    RestoreFailed { reason: String },
+    Network { reason: String },
+    /// The server refused, or its answer does not prove itself.
+    #[error("{reason}")]
+    ServerRejected { reason: String },
+    /// Reading or writing the store failed (disk full, I/O): try again.
+    #[error("{reason}")]
+    Storage { reason: String },
+    /// A bug in the library: please report it.
+    #[error("{reason}")]
+    Internal { reason: String },
 }
 
 impl From<E> for ConsentError {
     fn from(e: E) -> Self {
         let reason = e.to_string();
-        match e {
-            E::Store(s) => match s {
-                StoreError::WrongKey
-                | StoreError::KeyMissing { .. }
-                | StoreError::KeyUnavailable(_)
-                | StoreError::BadKeyLength { .. } => ConsentError::KeyUnavailable { reason },
-                StoreError::NotAConsentStore { .. }
-                | StoreError::Corrupt { .. }
-                | StoreError::Decode(_) => ConsentError::StoreDamaged { reason },
-                StoreError::SchemaTooNew { .. } => ConsentError::StoreTooNew { reason },
-                StoreError::Conflict(_) => ConsentError::InvalidRequest { reason },
-                StoreError::Sqlite(_) | StoreError::Io { .. } | StoreError::HeadMoved { .. } => {
-                    ConsentError::Storage { reason }
-                }
-            },
-            E::LedgerBroken(_) | E::IntegrityCheckFailed(_) => {
-                ConsentError::StoreDamaged { reason }
-            }
-            E::AgeNotConfirmed => ConsentError::AgeNotConfirmed { reason },
-            E::StalePolicy {
-                current_version, ..
-            } => ConsentError::StalePolicy {
+        if let E::StalePolicy {
+            current_version, ..
+        } = e
+        {
+            return ConsentError::StalePolicy {
                 reason,
                 current_version,
+            };
+        }
+        ConsentError::of_kind(e.kind(), reason)
+    }
+}
+
+impl ConsentError {
+    /// The variant of a kind (`StalePolicy` carries its version, so it is
+    /// built from the core's error itself).
+    pub fn of_kind(kind: ErrorKind, reason: String) -> Self {
+        match kind {
+            ErrorKind::NoStoreYet => ConsentError::NoStoreYet { reason },
+            ErrorKind::StoreMissing => ConsentError::StoreMissing { reason },
+            ErrorKind::StoreDamaged => ConsentError::StoreDamaged { reason },
+            ErrorKind::KeyLost => ConsentError::KeyLost { reason },
+            ErrorKind::KeyLocked => ConsentError::KeyLocked { reason },
+            ErrorKind::StoreTooNew => ConsentError::StoreTooNew { reason },
+            ErrorKind::AgeNotConfirmed => ConsentError::AgeNotConfirmed { reason },
+            ErrorKind::StalePolicy => ConsentError::StalePolicy {
+                reason,
+                current_version: 0,
             },
-            E::PolicyNotAccepted { .. } => ConsentError::PolicyNotAccepted { reason },
-            E::Policy(_)
-            | E::Catalog(_)
-            | E::UnknownLocale { .. }
-            | E::NothingToWithdraw { .. }
-            | E::InvalidAccountId => ConsentError::InvalidRequest { reason },
-            E::Sync(_) => ConsentError::SyncSetup { reason },
-            E::RestoreFailed(_) => ConsentError::RestoreFailed { reason },
+            ErrorKind::PolicyNotAccepted => ConsentError::PolicyNotAccepted { reason },
+            ErrorKind::InvalidRequest => ConsentError::InvalidRequest { reason },
+            ErrorKind::StoreNotEmpty => ConsentError::StoreNotEmpty { reason },
+            ErrorKind::VerificationFailed => ConsentError::VerificationFailed { reason },
+            ErrorKind::SyncSetup => ConsentError::SyncSetup { reason },
+            ErrorKind::Network => ConsentError::Network { reason },
+            ErrorKind::ServerRejected => ConsentError::ServerRejected { reason },
+            ErrorKind::Storage => ConsentError::Storage { reason },
+            ErrorKind::Internal => ConsentError::Internal { reason },
         }
     }
 }
@@ -98,10 +129,63 @@ impl From<CatalogError> for ConsentError {
     }
 }
 
+/// The kind of a failure or of a sync pass's early stop, for the app to act
+/// on (see [`ConsentError`] for what each calls for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FailureKind {
+    NoStoreYet,
+    StoreMissing,
+    StoreDamaged,
+    KeyLost,
+    KeyLocked,
+    StoreTooNew,
+    AgeNotConfirmed,
+    StalePolicy,
+    PolicyNotAccepted,
+    InvalidRequest,
+    StoreNotEmpty,
+    VerificationFailed,
+    SyncSetup,
+    Network,
+    ServerRejected,
+    Storage,
+    Internal,
+}
+
+impl From<ErrorKind> for FailureKind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::NoStoreYet => FailureKind::NoStoreYet,
+            ErrorKind::StoreMissing => FailureKind::StoreMissing,
+            ErrorKind::StoreDamaged => FailureKind::StoreDamaged,
+            ErrorKind::KeyLost => FailureKind::KeyLost,
+            ErrorKind::KeyLocked => FailureKind::KeyLocked,
+            ErrorKind::StoreTooNew => FailureKind::StoreTooNew,
+            ErrorKind::AgeNotConfirmed => FailureKind::AgeNotConfirmed,
+            ErrorKind::StalePolicy => FailureKind::StalePolicy,
+            ErrorKind::PolicyNotAccepted => FailureKind::PolicyNotAccepted,
+            ErrorKind::InvalidRequest => FailureKind::InvalidRequest,
+            ErrorKind::StoreNotEmpty => FailureKind::StoreNotEmpty,
+            ErrorKind::VerificationFailed => FailureKind::VerificationFailed,
+            ErrorKind::SyncSetup => FailureKind::SyncSetup,
+            ErrorKind::Network => FailureKind::Network,
+            ErrorKind::ServerRejected => FailureKind::ServerRejected,
+            ErrorKind::Storage => FailureKind::Storage,
+            ErrorKind::Internal => FailureKind::Internal,
+        }
+    }
+}
+
 /// What a shell's callback (key provider, token provider) reports when it
 /// fails. The message must not hold key material or tokens.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum PlatformError {
+    /// The keystore is locked or busy (Android: the device is locked or a
+    /// Keystore operation is in progress; iOS: `errSecInteractionNotAllowed`
+    /// before the first unlock). The core reports `KeyLocked`: try again.
+    #[error("{reason}")]
+    Locked { reason: String },
+    /// Anything else.
     #[error("{reason}")]
     Failed { reason: String },
 }

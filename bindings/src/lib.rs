@@ -16,7 +16,7 @@ mod error;
 mod logging;
 mod types;
 
-pub use error::{ConsentError, PlatformError};
+pub use error::{ConsentError, FailureKind, PlatformError};
 pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use types::*;
 
@@ -54,13 +54,21 @@ impl core::store::KeyProvider for Keys {
         self.0
             .load_key(store_id.to_string())
             .map(|k| k.map(Zeroizing::new))
-            .map_err(|e| core::store::KeyError::Unavailable(e.to_string()))
+            .map_err(key_error)
     }
 
     fn save(&self, store_id: &str, key: &[u8]) -> Result<(), core::store::KeyError> {
         self.0
             .save_key(store_id.to_string(), key.to_vec())
-            .map_err(|e| core::store::KeyError::Unavailable(e.to_string()))
+            .map_err(key_error)
+    }
+}
+
+/// A locked keystore stays "locked" (try again), never "lost".
+fn key_error(e: PlatformError) -> core::store::KeyError {
+    match e {
+        PlatformError::Locked { reason } => core::store::KeyError::Locked(reason),
+        PlatformError::Failed { reason } => core::store::KeyError::Unavailable(reason),
     }
 }
 
@@ -89,6 +97,8 @@ impl core::StateObserver for Observer {
 #[derive(uniffi::Object)]
 pub struct ConsentCore {
     client: core::ConsentClient,
+    /// Set when this core was made by `recover`.
+    recovery: Option<RecoveryInfo>,
 }
 
 type Result<T, E = ConsentError> = std::result::Result<T, E>;
@@ -98,15 +108,50 @@ impl ConsentCore {
     /// Opens (or creates) the encrypted store in `config.data_dir`. Fails
     /// with a precise error, changing nothing, on a wrong or missing key, a
     /// damaged file or a store from a newer app.
+    ///
+    /// Only a true first start creates a store. A store that is missing
+    /// (`StoreMissing`: e.g. an iOS reinstall, whose Keychain outlived the
+    /// app's files), damaged (`StoreDamaged`) or without its key (`KeyLost`)
+    /// is reported and left alone: call [`ConsentCore::recover`]. `KeyLocked`
+    /// is transient: try again later; `StoreTooNew`: ask for an update.
     #[uniffi::constructor]
     pub fn open(config: OpenConfig, key_provider: Arc<dyn KeyProvider>) -> Result<Arc<Self>> {
-        let config = core::ClientConfig::new(
-            PathBuf::from(config.data_dir),
-            config.app.into(),
-            Arc::new(Keys(key_provider)),
-        );
+        let config = client_config(config, key_provider)?;
         Ok(Arc::new(ConsentCore {
             client: core::ConsentClient::open(config)?,
+            recovery: None,
+        }))
+    }
+
+    /// Recovers a store that `open` reported as `StoreMissing`,
+    /// `StoreDamaged` or `KeyLost` (anything else is refused and left
+    /// alone). With `settings`, the server's copy is fetched and checked
+    /// first (a network failure changes nothing: call again later); then the
+    /// old files are moved into `quarantine/` beside the store (kept), a new
+    /// store is created, the server's ledger imported, and the loss recorded
+    /// as its own event. Without `settings` (offline), the new ledger starts
+    /// with the loss. [`ConsentCore::recovery`] tells what happened.
+    #[uniffi::constructor]
+    pub async fn recover(
+        config: OpenConfig,
+        key_provider: Arc<dyn KeyProvider>,
+        settings: Option<SyncSettings>,
+        tokens: Option<Arc<dyn TokenProvider>>,
+    ) -> Result<Arc<Self>> {
+        let config = client_config(config, key_provider)?;
+        let sync = match (settings, tokens) {
+            (Some(settings), Some(tokens)) => Some(sync_config(settings, tokens)?),
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(ConsentError::SyncSetup {
+                    reason: "recovery from the server needs a token provider".into(),
+                })
+            }
+        };
+        let recovered = core::ConsentClient::recover(config, sync.as_ref()).await?;
+        Ok(Arc::new(ConsentCore {
+            client: recovered.client,
+            recovery: Some(recovered.report.into()),
         }))
     }
 
@@ -125,16 +170,18 @@ impl ConsentCore {
                 .map_err(|e| ConsentError::InvalidRequest {
                     reason: format!("start_at must be an RFC 3339 time: {e}"),
                 })?;
-        let mut config = core::ClientConfig::new(
-            PathBuf::from(config.data_dir),
-            config.app.into(),
-            Arc::new(Keys(key_provider)),
-        );
+        let mut config = client_config(config, key_provider)?;
         config.clock = Arc::new(core::ledger::SteppingClock::new(start));
         config.ids = Arc::new(core::ledger::CountingIds::default());
         Ok(Arc::new(ConsentCore {
             client: core::ConsentClient::open(config)?,
+            recovery: None,
         }))
+    }
+
+    /// What `recover` did, if this core was made by it.
+    pub fn recovery(&self) -> Option<RecoveryInfo> {
+        self.recovery.clone()
     }
 
     /// The current policy in the best available language for `locale`
@@ -240,7 +287,10 @@ impl ConsentCore {
         Ok(self.client.export()?)
     }
 
-    /// Checks the file, the hash chain and the kept state.
+    /// Checks everything the proof rests on: every page of the file, the
+    /// hash chain, the kept state, and every kept receipt against the
+    /// server keys of `OpenConfig.server_keys` and the ledger. Writes
+    /// nothing. `VerificationFailed` names the broken event or receipt.
     pub fn verify(&self) -> Result<VerifyReport> {
         Ok(self.client.verify()?.into())
     }
@@ -302,19 +352,35 @@ impl ConsentCore {
     }
 }
 
+fn parse_keys(list: &[String], what: &str) -> Result<Vec<ed25519_dalek::VerifyingKey>> {
+    list.iter()
+        .map(|k| {
+            core::sync::wire::parse_verifying_key(k).map_err(|e| ConsentError::SyncSetup {
+                reason: format!("{what} key: {e}"),
+            })
+        })
+        .collect()
+}
+
+fn client_config(
+    config: OpenConfig,
+    key_provider: Arc<dyn KeyProvider>,
+) -> Result<core::ClientConfig> {
+    let server_keys = parse_keys(&config.server_keys, "server")?;
+    let mut client = core::ClientConfig::new(
+        PathBuf::from(config.data_dir),
+        config.app.into(),
+        Arc::new(Keys(key_provider)),
+    );
+    client.server_keys = server_keys;
+    Ok(client)
+}
+
 fn sync_config(
     settings: SyncSettings,
     tokens: Arc<dyn TokenProvider>,
 ) -> Result<core::sync::SyncConfig> {
-    let keys = |list: &[String], what: &str| {
-        list.iter()
-            .map(|k| {
-                core::sync::wire::parse_verifying_key(k).map_err(|e| ConsentError::SyncSetup {
-                    reason: format!("{what} key: {e}"),
-                })
-            })
-            .collect::<Result<Vec<_>>>()
-    };
+    let keys = parse_keys;
     let mut config =
         core::sync::SyncConfig::new(settings.base_url.clone(), Arc::new(Tokens(tokens)));
     config.server_keys = keys(&settings.server_keys, "server")?;
@@ -333,12 +399,19 @@ pub fn core_version() -> String {
 }
 
 /// Verifies an export offline (a compliance officer's check): every hash,
-/// the chain, the head. Returns the number of events.
+/// the chain, the head, every policy text, and every signed receipt against
+/// `server_keys` (64 hex digits each; needed when the export carries
+/// receipts). Returns the number of events.
 #[uniffi::export]
-pub fn verify_export(json: String) -> Result<u64> {
-    core::ledger::verify_export(json.as_bytes())
-        .map(|r| r.events)
-        .map_err(|e| ConsentError::InvalidRequest {
-            reason: e.to_string(),
+pub fn verify_export(json: String, server_keys: Vec<String>) -> Result<u64> {
+    let keys = parse_keys(&server_keys, "server")?;
+    core::proof::verify_export(json.as_bytes(), &keys)
+        .map(|r| r.chain.events)
+        .map_err(|e| {
+            let kind = match e {
+                core::proof::ExportError::NoTrustedKey { .. } => core::ErrorKind::SyncSetup,
+                _ => core::ErrorKind::VerificationFailed,
+            };
+            ConsentError::of_kind(kind, e.to_string())
         })
 }

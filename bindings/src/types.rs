@@ -20,6 +20,10 @@ pub struct OpenConfig {
     /// Application Support).
     pub data_dir: String,
     pub app: AppInfo,
+    /// The sync server's receipt keys (64 hex digits each), built into the
+    /// app: `verify` checks every kept receipt against them.
+    #[uniffi(default = [])]
+    pub server_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -160,7 +164,39 @@ pub struct HistoryEntry {
 pub struct VerifyReport {
     pub events: u64,
     pub head_hash: String,
+    /// Signed receipts checked against the server keys and the ledger.
+    pub receipts: u64,
+    /// Events covered by a verified receipt.
+    pub acknowledged: u64,
+    /// Events waiting for upload.
+    pub waiting: u64,
     pub file_integrity_ok: bool,
+}
+
+/// What `ConsentCore.recover` did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RecoveryInfo {
+    /// Why the old store could not be read: `StoreMissing`, `StoreDamaged`
+    /// or `KeyLost`.
+    pub reason: crate::FailureKind,
+    pub lost_store_id: Option<String>,
+    /// The folder that keeps the old files, if any were left.
+    pub quarantine: Option<String>,
+    pub restored_events: u64,
+    /// The last event of the lost ledger the server held (its number).
+    pub server_head_events: Option<u64>,
+}
+
+impl From<core::RecoveryReport> for RecoveryInfo {
+    fn from(r: core::RecoveryReport) -> Self {
+        RecoveryInfo {
+            reason: r.reason.into(),
+            lost_store_id: r.lost_store_id,
+            quarantine: r.quarantine.map(|p| p.display().to_string()),
+            restored_events: r.restored_events,
+            server_head_events: r.server_head.map(|h| h.events),
+        }
+    }
 }
 
 /// How to reach and trust the backend. Keys are 64 hex digits.
@@ -196,6 +232,9 @@ pub struct SyncReport {
     /// BGTaskScheduler), if events still wait.
     pub next_retry_in_secs: Option<u64>,
     pub stopped_because: Option<String>,
+    /// The kind of that stop: `Network` (try again at `next_retry_in_secs`)
+    /// or `ServerRejected`.
+    pub stop_kind: Option<crate::FailureKind>,
     pub policy_updated_to: Option<u32>,
 }
 
@@ -430,6 +469,9 @@ impl From<core::VerifyReport> for VerifyReport {
         VerifyReport {
             events: r.events,
             head_hash: r.head_hash,
+            receipts: r.receipts,
+            acknowledged: r.acknowledged,
+            waiting: r.waiting,
             file_integrity_ok: r.file_integrity_ok,
         }
     }
@@ -445,6 +487,7 @@ impl From<core::sync::SyncReport> for SyncReport {
             receipts: r.receipts,
             next_retry_in_secs: r.next_retry_in_secs,
             stopped_because: r.stopped_because,
+            stop_kind: r.stop_kind.map(Into::into),
             policy_updated_to: r.policy_updated_to,
         }
     }

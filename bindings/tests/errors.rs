@@ -30,13 +30,29 @@ struct LockedKeys;
 
 impl KeyProvider for LockedKeys {
     fn load_key(&self, _: String) -> Result<Option<Vec<u8>>, PlatformError> {
-        Err(PlatformError::Failed {
+        Err(PlatformError::Locked {
             reason: "the Keystore is locked".into(),
         })
     }
     fn save_key(&self, _: String, _: Vec<u8>) -> Result<(), PlatformError> {
-        Err(PlatformError::Failed {
+        Err(PlatformError::Locked {
             reason: "the Keystore is locked".into(),
+        })
+    }
+}
+
+/// A keystore that fails for some other reason than being locked.
+struct BrokenKeys;
+
+impl KeyProvider for BrokenKeys {
+    fn load_key(&self, _: String) -> Result<Option<Vec<u8>>, PlatformError> {
+        Err(PlatformError::Failed {
+            reason: "KeyStoreException: the provider is broken".into(),
+        })
+    }
+    fn save_key(&self, _: String, _: Vec<u8>) -> Result<(), PlatformError> {
+        Err(PlatformError::Failed {
+            reason: "KeyStoreException: the provider is broken".into(),
         })
     }
 }
@@ -49,6 +65,7 @@ fn config(dir: &Path) -> OpenConfig {
             app_version: "1.0.0-test".into(),
             os_version: "test".into(),
         },
+        server_keys: Vec::new(),
     }
 }
 
@@ -117,14 +134,25 @@ fn a_store_from_a_newer_app_is_store_too_new() {
 }
 
 #[test]
-fn keystore_failures_and_bad_keys_are_key_unavailable() {
+fn a_locked_keystore_is_key_locked_and_a_bad_key_is_key_lost() {
+    // Locked is transient: the advice is to try again, never to recover.
     let dir = tempfile::tempdir().unwrap();
-    let err = open_error(dir.path(), Arc::new(LockedKeys));
-    assert!(
-        matches!(err, ConsentError::KeyUnavailable { .. }),
-        "{err:?}"
+    let store_keys = store_with_one_event(dir.path());
+    let before = std::fs::read(dir.path().join("consent.db")).unwrap();
+    for broken in [
+        Arc::new(LockedKeys) as Arc<dyn KeyProvider>,
+        Arc::new(BrokenKeys),
+    ] {
+        let err = open_error(dir.path(), broken);
+        assert!(matches!(err, ConsentError::KeyLocked { .. }), "{err:?}");
+        assert!(err.to_string().contains("try again"), "{err}");
+        assert!(!err.to_string().contains("recover ("), "{err}");
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("consent.db")).unwrap(),
+        before
     );
-    assert!(err.to_string().contains("the Keystore is locked"), "{err}");
+    drop(store_keys);
 
     let dir = tempfile::tempdir().unwrap();
     let keys = store_with_one_event(dir.path());
@@ -132,10 +160,7 @@ fn keystore_failures_and_bad_keys_are_key_unavailable() {
         key.truncate(16);
     }
     let err = open_error(dir.path(), keys);
-    assert!(
-        matches!(err, ConsentError::KeyUnavailable { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ConsentError::KeyLost { .. }), "{err:?}");
     assert!(err.to_string().contains("32"), "{err}");
 }
 

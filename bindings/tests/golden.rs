@@ -97,16 +97,23 @@ fn os_status(name: &str) -> OsStatus {
 
 fn error_name(e: &ConsentError) -> &'static str {
     match e {
-        ConsentError::KeyUnavailable { .. } => "KeyUnavailable",
+        ConsentError::NoStoreYet { .. } => "NoStoreYet",
+        ConsentError::StoreMissing { .. } => "StoreMissing",
         ConsentError::StoreDamaged { .. } => "StoreDamaged",
+        ConsentError::KeyLost { .. } => "KeyLost",
+        ConsentError::KeyLocked { .. } => "KeyLocked",
         ConsentError::StoreTooNew { .. } => "StoreTooNew",
-        ConsentError::Storage { .. } => "Storage",
         ConsentError::AgeNotConfirmed { .. } => "AgeNotConfirmed",
         ConsentError::StalePolicy { .. } => "StalePolicy",
         ConsentError::PolicyNotAccepted { .. } => "PolicyNotAccepted",
         ConsentError::InvalidRequest { .. } => "InvalidRequest",
+        ConsentError::StoreNotEmpty { .. } => "StoreNotEmpty",
+        ConsentError::VerificationFailed { .. } => "VerificationFailed",
         ConsentError::SyncSetup { .. } => "SyncSetup",
-        ConsentError::RestoreFailed { .. } => "RestoreFailed",
+        ConsentError::Network { .. } => "Network",
+        ConsentError::ServerRejected { .. } => "ServerRejected",
+        ConsentError::Storage { .. } => "Storage",
+        ConsentError::Internal { .. } => "Internal",
     }
 }
 
@@ -162,6 +169,7 @@ fn golden_journey_replays_to_the_recorded_states_and_hashes() {
             app_version: text(app, "app_version"),
             os_version: text(app, "os_version"),
         },
+        server_keys: Vec::new(),
     };
     let core = ConsentCore::open_for_replay(
         config,
@@ -211,7 +219,7 @@ fn golden_journey_replays_to_the_recorded_states_and_hashes() {
     assert!(report.file_integrity_ok);
     assert_eq!(report.events, last_events);
     assert_eq!(
-        altyn_consent::verify_export(core.export().unwrap()).unwrap(),
+        altyn_consent::verify_export(core.export().unwrap(), Vec::new()).unwrap(),
         last_events
     );
 }

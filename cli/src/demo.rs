@@ -6,8 +6,8 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use altyn_consent_core::ledger::verify_export;
 use altyn_consent_core::policy::{render_section, Block, PolicyDocument, RenderFormat};
+use altyn_consent_core::proof::verify_export;
 use altyn_consent_core::store::MemoryKeyProvider;
 use altyn_consent_core::sync::wire::key_id;
 use altyn_consent_core::sync::{StaticToken, SyncConfig};
@@ -33,10 +33,9 @@ impl Prompter {
         }
         std::io::stdout().flush().ok();
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| Failure::new(1, format!("cannot read the answer: {e}")))?;
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            Failure::new(crate::exit::FAILURE, format!("cannot read the answer: {e}"))
+        })?;
         Ok(matches!(
             line.trim().to_lowercase().as_str(),
             "y" | "yes" | "д" | "да"
@@ -57,8 +56,12 @@ pub fn run(yes: bool, locale: &str) -> Result<(), Failure> {
         ));
     }
     let runtime = crate::runtime()?;
-    let dir = tempfile::tempdir()
-        .map_err(|e| Failure::new(1, format!("cannot create a temporary folder: {e}")))?;
+    let dir = tempfile::tempdir().map_err(|e| {
+        Failure::new(
+            crate::exit::FAILURE,
+            format!("cannot create a temporary folder: {e}"),
+        )
+    })?;
     step("0. The reference server, in this process, on loopback");
     let server_config = ServerConfig::loopback(
         &dir.path().join("server"),
@@ -66,7 +69,7 @@ pub fn run(yes: bool, locale: &str) -> Result<(), Failure> {
     );
     let server = runtime
         .block_on(altyn_consent_server::start(server_config))
-        .map_err(|e| Failure::new(1, e.to_string()))?;
+        .map_err(|e| Failure::new(crate::exit::FAILURE, e.to_string()))?;
     println!(
         "listening on {} (HTTPS, certificate from a dev CA made just now)",
         server.base_url
@@ -170,11 +173,15 @@ fn journey(
 ) -> Result<(), Failure> {
     let prompt = Prompter { yes };
     // The demo's key lives in memory only: the store dies with the demo.
-    let client = ConsentClient::open(ClientConfig::new(
+    let mut config = ClientConfig::new(
         dir.join("app"),
         context(),
         Arc::new(MemoryKeyProvider::default()),
-    ))?;
+    );
+    // The receipts kept are checked by verify against the server's key,
+    // which an app has built in.
+    config.server_keys = vec![server.receipt_key];
+    let client = ConsentClient::open(config)?;
 
     step("1. A fresh encrypted store");
     println!(
@@ -207,7 +214,7 @@ fn journey(
     print!(
         "{}",
         render_section(&doc, "2.4", RenderFormat::PlainText)
-            .map_err(|e| Failure::new(1, e.to_string()))?
+            .map_err(|e| Failure::new(crate::exit::FAILURE, e.to_string()))?
     );
     println!("(the whole text: altyn-consent policy show)");
 
@@ -288,7 +295,7 @@ fn journey(
     let v2 = demo_amendment(&client.policy("ru"));
     server
         .publish_policy(v2)
-        .map_err(|r| Failure::new(1, r.error.message))?;
+        .map_err(|r| Failure::new(crate::exit::FAILURE, r.error.message))?;
     println!(
         "the server now serves version {} (a demo amendment to §4.2.5), signed with the policy key",
         doc.version + 1
@@ -347,16 +354,20 @@ fn journey(
     }
     let report = client.verify()?;
     println!(
-        "verify: {} events chained, head {}; SQLCipher page HMACs ok",
+        "verify: {} events chained, head {}; {} signed receipt(s) cover {} of them; SQLCipher page HMACs ok",
         report.events,
-        short(&report.head_hash)
+        short(&report.head_hash),
+        report.receipts,
+        report.acknowledged
     );
     let export = client.export()?;
-    let checked = verify_export(export.as_bytes()).map_err(|e| Failure::new(5, e.to_string()))?;
+    let checked = verify_export(export.as_bytes(), &[server.receipt_key])
+        .map_err(|e| Failure::new(crate::exit::VERIFICATION, e.to_string()))?;
     println!(
-        "export: {} bytes of JSON, verified independently of the store: {} events",
+        "export: {} bytes of JSON, verified independently of the store: {} events, {} receipt(s) checked against the server key",
         export.len(),
-        checked.events
+        checked.chain.events,
+        checked.coverage.receipts
     );
     // The database and its write-ahead log: recent pages live in the latter.
     let mut files = Vec::new();
@@ -384,7 +395,10 @@ fn journey(
         if leaked { "SOME" } else { "none" }
     );
     if leaked {
-        return Err(Failure::new(1, "the database file holds plain text"));
+        return Err(Failure::new(
+            crate::exit::FAILURE,
+            "the database file holds plain text",
+        ));
     }
     Ok(())
 }

@@ -2,20 +2,46 @@
 //! nothing itself: every command forwards to `ConsentClient`, exactly as the
 //! Android and iOS shells do.
 
+// Every line goes through `write_stdout`: a closed pipe (`| head -1`)
+// ends the program quietly instead of panicking. Defined before the
+// modules, so they use these too.
+macro_rules! println {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod demo;
+mod exit;
 mod output;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use altyn_consent_core::ledger::verify_export;
-use altyn_consent_core::policy::{render_document, render_section, RenderFormat};
-use altyn_consent_core::store::{FileKeyProvider, KeyProvider, KeyringKeyProvider, StoreError};
+use std::io::{IsTerminal, Write};
+
+use altyn_consent_core::permissions::PermissionCatalog;
+use altyn_consent_core::policy::{render_document, render_section, PolicyDocument, RenderFormat};
+use altyn_consent_core::proof::{verify_export, ExportError};
+use altyn_consent_core::store::{FileKeyProvider, KeyProvider, KeyringKeyProvider};
 use altyn_consent_core::sync::wire::parse_verifying_key;
 use altyn_consent_core::sync::{StaticToken, SyncConfig, SyncReport};
-use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ConsentError, OsStatus};
+use altyn_consent_core::{
+    AppContext, ClientConfig, ConsentClient, ConsentError, ErrorKind, OsStatus,
+};
 use clap::{Parser, Subcommand, ValueEnum};
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest, Sha256};
 
 const AFTER_HELP: &str = "\
 Typical first run:
@@ -27,15 +53,21 @@ Typical first run:
   altyn-consent demo                   the whole journey against an embedded HTTPS server
   altyn-consent serve                  run the reference backend; then `sync` and `restore`
 
-Exit codes:
+Exit codes (from the kind of failure, see core/docs/errors.md):
   0  done
-  1  an unexpected failure (I/O, a bug): the message says what
-  2  the command line is wrong (see --help)
+  1  reading or writing files failed, or a bug: the message says what
+  2  the command line or the setup is wrong (see --help; e.g. verify without
+     the server key its receipts need)
   3  refused by the consent rules (no 18+ attestation, a stale policy, an
-     unknown permission, nothing to withdraw...): nothing was recorded
-  4  the store cannot be opened (wrong or missing key, damaged file, newer
-     app): nothing was changed
-  5  verification failed: the ledger or an export was altered";
+     unknown permission, nothing to withdraw, restore into a store with
+     events...): nothing was recorded
+  4  the store cannot be opened (missing, damaged, key lost, from a newer
+     app, none yet): nothing was changed. `altyn-consent recover` is the way
+     out of missing, damaged and key lost
+  5  verification failed: the ledger, its receipts or an export was altered
+  6  the server could not be reached or refused: nothing was lost, the
+     decisions wait for the next sync
+  7  the keystore is locked or busy: try again; the store is intact";
 
 #[derive(Parser)]
 #[command(name = "altyn-consent", version, about = "Altyncoin consent: policy, consents and their proof, from a terminal", after_help = AFTER_HELP)]
@@ -44,13 +76,15 @@ struct Cli {
     #[arg(long, global = true, env = "ALTYN_CONSENT_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
-    /// Where the store's database key is kept. `keyring`: the OS keyring
-    /// (Linux: kernel keyutils, headless, lost at reboot; macOS: Keychain).
-    /// `file`: a 0600 key file under --key-dir, kept across reboots.
-    #[arg(long, global = true, value_enum, default_value_t = KeyStore::Keyring, env = "ALTYN_CONSENT_KEY_STORE")]
+    /// Where the store's database key is kept. `file` (the default, except
+    /// on macOS): a 0600 key file under --key-dir, kept across reboots.
+    /// `keyring`: the OS keyring (macOS's default: the Keychain; Linux:
+    /// kernel keyutils, which loses the key at reboot).
+    #[arg(long, global = true, value_enum, default_value_t = KeyStore::platform_default(), env = "ALTYN_CONSENT_KEY_STORE")]
     key_store: KeyStore,
 
-    /// Folder of key files for `--key-store file` (default: the user's config folder).
+    /// Folder of key files for `--key-store file` (default: `altyn-consent/keys`
+    /// in the user's config folder, e.g. ~/.config on Linux).
     #[arg(long, global = true, env = "ALTYN_CONSENT_KEY_DIR")]
     key_dir: Option<PathBuf>,
 
@@ -62,6 +96,18 @@ struct Cli {
 enum KeyStore {
     Keyring,
     File,
+}
+
+impl KeyStore {
+    /// A key file works on any fresh machine; macOS's Keychain persists
+    /// and is what a Mac user expects.
+    fn platform_default() -> Self {
+        if cfg!(target_os = "macos") {
+            KeyStore::Keyring
+        } else {
+            KeyStore::File
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -117,11 +163,26 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check the ledger's hash chain and the file, or an exported file.
+    /// Check everything the proof rests on: the hash chain, the state, the
+    /// server's signed receipts (with the server's key) and every page of the
+    /// file; or an exported file. Writes nothing.
     Verify {
         /// Verify this export instead of the store.
         #[arg(long)]
         export: Option<PathBuf>,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Recover a store that cannot be read (missing, damaged, key lost):
+    /// its files are moved into quarantine/ (kept), a new ledger records the
+    /// loss, and what the server holds is restored first. Refused for a
+    /// readable store, a locked keystore or a store from a newer app.
+    Recover {
+        /// Do not ask the server: the new ledger starts with the loss alone.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Upload waiting decisions to the backend and fetch the current policy (one pass).
     Sync {
@@ -188,12 +249,8 @@ struct RemoteArgs {
         hide_env_values = true
     )]
     token: String,
-    /// Read the server's public keys and dev CA from a folder written by `serve`.
-    #[arg(long, env = "ALTYN_SERVER_DATA_DIR")]
-    server_data_dir: Option<PathBuf>,
-    /// Trusted receipt key (64 hex digits); repeatable.
-    #[arg(long)]
-    server_key: Vec<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Trusted policy key (64 hex digits); repeatable.
     #[arg(long)]
     policy_key: Vec<String>,
@@ -205,33 +262,54 @@ struct RemoteArgs {
     pin: Vec<String>,
 }
 
+/// Which server keys to trust for receipts.
+#[derive(clap::Args)]
+struct TrustArgs {
+    /// Read the server's public keys (and dev CA) from a folder written by `serve`.
+    #[arg(long, env = "ALTYN_SERVER_DATA_DIR")]
+    server_data_dir: Option<PathBuf>,
+    /// Trusted receipt key (64 hex digits); repeatable.
+    #[arg(long)]
+    server_key: Vec<String>,
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::new(exit::SETUP, format!("cannot read {}: {e}", path.display())))
+}
+
+fn parse_keys(keys: &[String]) -> Result<Vec<VerifyingKey>, Failure> {
+    keys.iter()
+        .map(|k| parse_verifying_key(k).map_err(|e| Failure::new(exit::SETUP, e.to_string())))
+        .collect()
+}
+
+impl TrustArgs {
+    fn server_keys(&self) -> Result<Vec<VerifyingKey>, Failure> {
+        let mut keys = self.server_key.clone();
+        if let Some(dir) = &self.server_data_dir {
+            keys.push(read_text(&dir.join("receipt-key.pub"))?);
+        }
+        parse_keys(&keys)
+    }
+}
+
 impl RemoteArgs {
     fn config(&self) -> Result<SyncConfig, Failure> {
-        let read = |p: &Path| {
-            std::fs::read_to_string(p)
-                .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", p.display())))
-        };
-        let mut server_keys = self.server_key.clone();
         let mut policy_keys = self.policy_key.clone();
-        let mut ca = self.ca_file.as_deref().map(read).transpose()?;
-        if let Some(dir) = &self.server_data_dir {
-            server_keys.push(read(&dir.join("receipt-key.pub"))?);
-            policy_keys.push(read(&dir.join("policy-key.pub"))?);
+        let mut ca = self.ca_file.as_deref().map(read_text).transpose()?;
+        if let Some(dir) = &self.trust.server_data_dir {
+            policy_keys.push(read_text(&dir.join("policy-key.pub"))?);
             if ca.is_none() && dir.join("dev-ca.pem").exists() {
-                ca = Some(read(&dir.join("dev-ca.pem"))?);
+                ca = Some(read_text(&dir.join("dev-ca.pem"))?);
             }
         }
-        let parse = |keys: &[String]| -> Result<Vec<_>, Failure> {
-            keys.iter()
-                .map(|k| parse_verifying_key(k).map_err(|e| Failure::new(2, e.to_string())))
-                .collect()
-        };
         let mut config = SyncConfig::new(
             self.server.clone(),
             Arc::new(StaticToken(self.token.clone())),
         );
-        config.server_keys = parse(&server_keys)?;
-        config.policy_keys = parse(&policy_keys)?;
+        config.server_keys = self.trust.server_keys()?;
+        config.policy_keys = parse_keys(&policy_keys)?;
         config.extra_ca_pem = ca;
         config.spki_pins = self.pin.clone();
         Ok(config)
@@ -243,7 +321,24 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::new(1, format!("cannot start the async runtime: {e}")))
+        .map_err(|e| {
+            Failure::new(
+                exit::FAILURE,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
+/// Writes to standard output; a closed pipe ends the program quietly.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(exit::FAILURE.into());
+    }
 }
 
 pub fn print_sync_report(report: &SyncReport) {
@@ -294,13 +389,15 @@ impl Failure {
 
 impl From<ConsentError> for Failure {
     fn from(e: ConsentError) -> Self {
-        let code = match &e {
-            ConsentError::Store(
-                StoreError::Sqlite(_) | StoreError::Io { .. } | StoreError::Decode(_),
-            ) => 1,
-            ConsentError::Store(_) => 4,
-            ConsentError::LedgerBroken(_) | ConsentError::IntegrityCheckFailed(_) => 5,
-            _ => 3,
+        Failure::new(exit::code(e.kind()), e.to_string())
+    }
+}
+
+impl From<ExportError> for Failure {
+    fn from(e: ExportError) -> Self {
+        let code = match e {
+            ExportError::NoTrustedKey { .. } => exit::SETUP,
+            _ => exit::VERIFICATION,
         };
         Failure::new(code, e.to_string())
     }
@@ -312,6 +409,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     match run(cli) {
@@ -330,17 +428,21 @@ pub fn context() -> AppContext {
 fn default_dir(base: Option<PathBuf>, what: &str) -> Result<PathBuf, Failure> {
     base.map(|b| b.join("altyn-consent")).ok_or_else(|| {
         Failure::new(
-            1,
+            exit::SETUP,
             format!("no home folder to keep the {what} in: pass --{what}"),
         )
     })
 }
 
-fn open_client(cli: &Cli) -> Result<ConsentClient, Failure> {
-    let data_dir = match &cli.data_dir {
-        Some(dir) => dir.clone(),
-        None => default_dir(dirs::data_dir(), "data-dir")?,
-    };
+fn data_dir(cli: &Cli) -> Result<PathBuf, Failure> {
+    match &cli.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => default_dir(dirs::data_dir(), "data-dir"),
+    }
+}
+
+fn client_config(cli: &Cli, server_keys: Vec<VerifyingKey>) -> Result<ClientConfig, Failure> {
+    let data_dir = data_dir(cli)?;
     let keys: Arc<dyn KeyProvider> = match cli.key_store {
         KeyStore::Keyring => Arc::new(KeyringKeyProvider::new()),
         KeyStore::File => {
@@ -351,14 +453,31 @@ fn open_client(cli: &Cli) -> Result<ConsentClient, Failure> {
             Arc::new(FileKeyProvider::new(dir))
         }
     };
-    ConsentClient::open(ClientConfig::new(data_dir, context(), keys)).map_err(|e| {
-        let hint = matches!(&e, ConsentError::Store(StoreError::KeyUnavailable(_)))
-            .then_some(" (on a machine without a usable keyring, use --key-store file)")
-            .unwrap_or("");
-        let mut failure = Failure::from(e);
-        failure.message.push_str(hint);
-        failure
-    })
+    // One key store serves every store folder of this user, so each folder
+    // has its own installation marker (an app has one store and one marker).
+    let absolute = std::path::absolute(&data_dir).unwrap_or_else(|_| data_dir.clone());
+    let folder_id = hex::encode(&Sha256::digest(absolute.to_string_lossy().as_bytes())[..8]);
+    let mut config = ClientConfig::new(data_dir, context(), keys);
+    config.installation_marker = format!("altyn-consent-installation-{folder_id}");
+    config.server_keys = server_keys;
+    Ok(config)
+}
+
+fn open_client(cli: &Cli) -> Result<ConsentClient, Failure> {
+    Ok(ConsentClient::open(client_config(cli, Vec::new())?)?)
+}
+
+/// For commands that only read: writes nothing. `Ok(None)` before the
+/// first start (no store yet).
+fn open_for_reading(
+    cli: &Cli,
+    server_keys: Vec<VerifyingKey>,
+) -> Result<Option<ConsentClient>, Failure> {
+    match ConsentClient::open_read_only(client_config(cli, server_keys)?) {
+        Ok(client) => Ok(Some(client)),
+        Err(e) if e.kind() == ErrorKind::NoStoreYet => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
@@ -366,23 +485,91 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo { yes, locale } => demo::run(*yes, locale),
         Command::Serve { config } => runtime()?
             .block_on(altyn_consent_server::serve_until_ctrl_c(config.clone()))
-            .map_err(|e| Failure::new(1, e.to_string())),
-        Command::Verify { export: Some(path) } => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| Failure::new(1, format!("cannot read {}: {e}", path.display())))?;
-            let report = verify_export(&bytes).map_err(|e| Failure::new(5, e.to_string()))?;
+            .map_err(|e| Failure::new(exit::FAILURE, e.to_string())),
+        Command::Verify {
+            export: Some(path),
+            trust,
+        } => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                Failure::new(
+                    exit::FAILURE,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let report = verify_export(&bytes, &trust.server_keys()?)?;
             println!(
-                "export verified: {} events, chain head {}",
-                report.events, report.head_hash
+                "export verified: {} events, chain head {}; {} signed receipt(s) cover {} event(s)",
+                report.chain.events,
+                report.chain.head_hash,
+                report.coverage.receipts,
+                report.coverage.acknowledged
             );
             Ok(())
         }
+        Command::Recover { offline, remote } => recover(&cli, *offline, remote),
+        Command::Policy { .. }
+        | Command::Status { .. }
+        | Command::History { .. }
+        | Command::Export { .. }
+        | Command::Verify { .. }
+        | Command::Permission {
+            command: PermissionCommand::List { .. },
+        } => run_reading(&cli),
         _ => run_with_store(&cli),
     }
 }
 
-fn run_with_store(cli: &Cli) -> Result<(), Failure> {
-    let client = open_client(cli)?;
+fn recover(cli: &Cli, offline: bool, remote: &RemoteArgs) -> Result<(), Failure> {
+    let sync = if offline {
+        None
+    } else {
+        Some(remote.config()?)
+    };
+    let config = client_config(cli, remote.trust.server_keys()?)?;
+    let recovered = runtime()?.block_on(ConsentClient::recover(config, sync.as_ref()))?;
+    let report = &recovered.report;
+    println!(
+        "recovered a store that could not be read ({})",
+        report.reason
+    );
+    match &report.quarantine {
+        Some(path) => println!("its files were moved, untouched, to {}", path.display()),
+        None => println!("no file of it was left to keep"),
+    }
+    match &report.server_head {
+        Some(head) => println!(
+            "restored {} event(s) from the server (its copy ends at #{}); the loss is recorded as event #{}",
+            report.restored_events,
+            head.events,
+            head.events + 1
+        ),
+        None if offline => {
+            println!("the server was not asked (--offline): the new ledger starts with the loss")
+        }
+        None => println!(
+            "the server holds no events for this account: the new ledger starts with the loss"
+        ),
+    }
+    let state = recovered.client.state()?;
+    println!(
+        "policy: {}",
+        altyn_consent_core::describe_policy_status(&state.policy)
+    );
+    Ok(())
+}
+
+/// Commands that only read. Before a first start there is no store, and
+/// none is created: the bundled policy and catalog are what an app shows.
+fn run_reading(cli: &Cli) -> Result<(), Failure> {
+    let trust = match &cli.command {
+        Command::Verify { trust, .. } => trust.server_keys()?,
+        _ => Vec::new(),
+    };
+    let client = open_for_reading(cli, trust)?;
+    let policy_for = |locale: &str| match &client {
+        Some(client) => client.policy(locale),
+        None => PolicyDocument::bundled(),
+    };
     match &cli.command {
         Command::Policy {
             command:
@@ -392,7 +579,7 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                     markdown,
                 },
         } => {
-            let doc = client.policy(locale);
+            let doc = policy_for(locale);
             if doc.locale != *locale {
                 eprintln!(
                     "(no {locale:?} text; showing {:?}, the authoritative text)",
@@ -405,9 +592,8 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                 RenderFormat::PlainText
             };
             let text = match section {
-                Some(id) => {
-                    render_section(&doc, id, format).map_err(|e| Failure::new(3, e.to_string()))?
-                }
+                Some(id) => render_section(&doc, id, format)
+                    .map_err(|e| Failure::new(exit::RULES, e.to_string()))?,
                 None => render_document(&doc, format),
             };
             print!("{text}");
@@ -415,19 +601,55 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
         Command::Policy {
             command: PolicyCommand::Info,
         } => {
-            let doc = client.policy("ru");
+            let doc = policy_for("ru");
+            let locales = match &client {
+                Some(client) => client.policy_locales(),
+                None => vec![doc.locale.clone()],
+            };
             println!("policy:         {}", doc.id);
             println!("version:        {}", doc.version);
             println!("effective date: {}", doc.effective_date);
             println!("hash (sha-256): {}", doc.hash());
-            println!("languages:      {}", client.policy_locales().join(", "));
+            println!("languages:      {}", locales.join(", "));
             println!(
                 "sections:       {}, clauses: {}",
                 doc.sections.len(),
                 doc.clauses().count()
             );
         }
+        Command::Policy {
+            command: PolicyCommand::Changes,
+        } => match client
+            .as_ref()
+            .map(|c| c.policy_changes())
+            .transpose()?
+            .flatten()
+        {
+            Some(diff) => print!("{}", diff.to_text()),
+            None => println!("no new policy version waits for consent"),
+        },
+        Command::Permission {
+            command: PermissionCommand::List { locale },
+        } => {
+            let catalog = match &client {
+                Some(client) => client.catalog(),
+                None => PermissionCatalog::bundled(),
+            };
+            output::print_catalog(&catalog, &policy_for(locale), locale)
+        }
         Command::Status { json } => {
+            let Some(client) = &client else {
+                if *json {
+                    println!("{{\"store\": null}}");
+                } else {
+                    println!(
+                        "No consent store yet in {}: nothing has been recorded on this installation.",
+                        data_dir(cli)?.display()
+                    );
+                    println!("Read the policy (altyn-consent policy show), then accept it (altyn-consent accept --age-confirmed).");
+                }
+                return Ok(());
+            };
             let state = client.state()?;
             if *json {
                 println!(
@@ -437,8 +659,75 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
             } else {
                 output::print_state(&state, &client.catalog(), client.pending_upload()?);
                 output::print_sync_status(&client.sync_status()?);
+                output::print_integrity(&client.integrity_glance()?, &client.quarantined());
             }
         }
+        Command::History { json } => {
+            let events = match &client {
+                Some(client) => client.history()?,
+                None => Vec::new(),
+            };
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&events).expect("events serialise")
+                );
+            } else {
+                output::print_history(&events);
+            }
+        }
+        Command::Export { out } => {
+            let client = client.ok_or_else(|| no_store(cli))?;
+            let export = client.export()?;
+            match out {
+                Some(path) => {
+                    std::fs::write(path, &export).map_err(|e| {
+                        Failure::new(
+                            exit::FAILURE,
+                            format!("cannot write {}: {e}", path.display()),
+                        )
+                    })?;
+                    eprintln!(
+                        "export written to {} ({} events)",
+                        path.display(),
+                        client.event_count()
+                    );
+                }
+                None => println!("{export}"),
+            }
+        }
+        Command::Verify { export: None, .. } => {
+            let client = client.ok_or_else(|| no_store(cli))?;
+            let report = client.verify()?;
+            println!(
+                "ledger verified: {} events, chain head {}; {} signed receipt(s) cover {} event(s), {} waiting for upload; file integrity (SQLCipher HMAC + SQLite) ok",
+                report.events,
+                report.head_hash,
+                report.receipts,
+                report.acknowledged,
+                report.waiting
+            );
+        }
+        _ => unreachable!("only reading commands come here"),
+    }
+    Ok(())
+}
+
+fn no_store(cli: &Cli) -> Failure {
+    Failure::new(
+        exit::code(ErrorKind::NoStoreYet),
+        format!(
+            "there is no consent store in {} yet: nothing to read",
+            data_dir(cli)
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        ),
+    )
+}
+
+fn run_with_store(cli: &Cli) -> Result<(), Failure> {
+    let client = open_client(cli)?;
+    match &cli.command {
         Command::Accept {
             age_confirmed,
             locale,
@@ -488,9 +777,7 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
             PermissionCommand::Withdraw { name } => {
                 output::print_permission(&client.withdraw(name)?, name)
             }
-            PermissionCommand::List { locale } => {
-                output::print_catalog(&client.catalog(), &client.policy(locale), locale)
-            }
+            PermissionCommand::List { .. } => unreachable!("a reading command"),
         },
         Command::WithdrawAll => {
             let state = client.withdraw_all()?;
@@ -504,7 +791,7 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                 status
                     .parse()
                     .map_err(|e: altyn_consent_core::permissions::CatalogError| {
-                        Failure::new(3, e.to_string())
+                        Failure::new(exit::RULES, e.to_string())
                     })?;
             output::print_permission(&client.report_os_status(permission, status)?, permission);
         }
@@ -512,50 +799,21 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
             client.link_account(account_id)?;
             println!("installation linked; later events carry the account id as their subject");
         }
-        Command::History { json } => {
-            let events = client.history()?;
-            if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&events).expect("events serialise")
-                );
-            } else {
-                output::print_history(&events);
-            }
-        }
-        Command::Export { out } => {
-            let export = client.export()?;
-            match out {
-                Some(path) => {
-                    std::fs::write(path, &export).map_err(|e| {
-                        Failure::new(1, format!("cannot write {}: {e}", path.display()))
-                    })?;
-                    eprintln!(
-                        "export written to {} ({} events)",
-                        path.display(),
-                        client.event_count()
-                    );
-                }
-                None => println!("{export}"),
-            }
-        }
-        Command::Verify { export: None } => {
-            let report = client.verify()?;
-            println!(
-                "ledger verified: {} events, chain head {}; file integrity (SQLCipher HMAC + SQLite) ok",
-                report.events, report.head_hash
-            );
-        }
-        Command::Policy {
-            command: PolicyCommand::Changes,
-        } => match client.policy_changes()? {
-            Some(diff) => print!("{}", diff.to_text()),
-            None => println!("no new policy version waits for consent"),
-        },
         Command::Sync { remote } => {
             let config = remote.config()?;
             let report = runtime()?.block_on(client.sync(&config))?;
             print_sync_report(&report);
+            // A pass that could not do its work is a failure for scripts:
+            // nothing is lost, the decisions wait for the next pass.
+            if let Some(kind) = report.stop_kind {
+                return Err(Failure::new(
+                    exit::code(kind),
+                    format!(
+                        "sync stopped early ({kind}): {} event(s) still wait for upload",
+                        report.pending
+                    ),
+                ));
+            }
         }
         Command::Restore { remote } => {
             let config = remote.config()?;
@@ -566,9 +824,7 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                 altyn_consent_core::describe_policy_status(&state.policy)
             );
         }
-        Command::Demo { .. } | Command::Serve { .. } | Command::Verify { export: Some(_) } => {
-            unreachable!("handled without the store")
-        }
+        _ => unreachable!("handled by run or run_reading"),
     }
     Ok(())
 }

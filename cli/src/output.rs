@@ -142,6 +142,17 @@ pub fn describe_event(event: &Event) -> String {
             format!("{permission}: OS reports {status}")
         }
         EventKind::AccountLinked { .. } => "installation linked to an account".into(),
+        EventKind::StoreRecovered {
+            reason,
+            server_head,
+            ..
+        } => match server_head {
+            Some(head) => format!(
+                "store recovered ({reason}); the server's copy up to #{} was restored",
+                head.events
+            ),
+            None => format!("store recovered ({reason}); nothing could be restored"),
+        },
     }
 }
 
@@ -172,5 +183,33 @@ pub fn print_sync_status(status: &altyn_consent_core::client::SyncStatus) {
     );
     for parked in &status.parked_events {
         println!("  parked #{}: {}", parked.seq, parked.reason);
+    }
+}
+
+/// The cheap integrity look and the quarantined files, for `status`.
+pub fn print_integrity(
+    glance: &altyn_consent_core::client::IntegrityGlance,
+    quarantined: &[altyn_consent_core::store::Quarantined],
+) {
+    match &glance.problem {
+        None => println!(
+            "Integrity:    chain head, newest event and state agree (a quick look; `altyn-consent verify` checks the whole chain, the {} receipt(s) and every page)",
+            glance.receipts
+        ),
+        Some(problem) => println!(
+            "Integrity:    PROBLEM: {problem}. Run `altyn-consent verify` now"
+        ),
+    }
+    for q in quarantined {
+        let files: Vec<String> = q
+            .files
+            .iter()
+            .map(|(name, size)| format!("{name} ({size} bytes)"))
+            .collect();
+        println!(
+            "Quarantine:   {} (kept by an earlier recovery): {}",
+            q.path.display(),
+            files.join(", ")
+        );
     }
 }

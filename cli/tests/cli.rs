@@ -166,12 +166,12 @@ fn a_store_whose_key_was_replaced_does_not_open_and_is_untouched() {
     let sh = Shell::new();
     sh.ok(&["accept", "--age-confirmed"]);
     let keys = sh.dir.path().join("keys");
+    // The store's key (beside it, the installation marker).
     let key_file = std::fs::read_dir(&keys)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.to_string_lossy().contains("altyn-consent-installation"))
+        .unwrap();
     std::fs::write(&key_file, "11".repeat(32)).unwrap();
     let db = sh.dir.path().join("data/consent.db");
     let before = std::fs::read(&db).unwrap();
@@ -213,7 +213,7 @@ fn the_demo_runs_the_whole_journey_unattended() {
 fn help_explains_exit_codes() {
     let out = Shell::new().ok(&["--help"]);
     assert!(
-        out.contains("Exit codes:") && out.contains("accept --age-confirmed"),
+        out.contains("Exit codes") && out.contains("accept --age-confirmed"),
         "{out}"
     );
 }
@@ -285,11 +285,52 @@ fn serve_sync_and_restore_from_the_terminal() {
     assert!(phone
         .ok(&["status"])
         .contains("camera                 granted"));
-    phone.ok(&["verify"]);
+    // verify checks the receipt, so it needs the server's key.
+    let err = phone.fails(&["verify"], 2);
+    assert!(err.contains("--server-data-dir"), "{err}");
+    let trust = ["--server-data-dir", server_dir.to_str().unwrap()];
+    let out = phone.ok(&[&["verify"][..], &trust[..]].concat());
+    assert!(
+        out.contains("1 signed receipt(s) cover 2 event(s)"),
+        "{out}"
+    );
+    // A restore into a store that holds events is refused by kind.
+    let err = phone.fails(&[&["restore"][..], &remote[..]].concat(), 3);
+    assert!(err.contains("already holds 2 event(s)"), "{err}");
 
-    // A wrong token: nothing is lost, the reason is said.
+    // The phone loses its database file: reported, never replaced...
+    std::fs::remove_file(phone.dir.path().join("data/consent.db")).unwrap();
+    let err = phone.fails(&["status"], 4);
+    assert!(err.contains("is gone") && err.contains("recover"), "{err}");
+    let err = phone.fails(&["accept", "--age-confirmed"], 4);
+    assert!(err.contains("is gone"), "{err}");
+    // ...until the user recovers: the server's copy comes back, and the
+    // loss is the next event.
+    let out = phone.ok(&[&["recover"][..], &remote[..]].concat());
+    assert!(
+        out.contains("(store_missing)") && out.contains("restored 2 event(s)"),
+        "{out}"
+    );
+    let status = phone.ok(&["status"]);
+    assert!(
+        status.contains("Quarantine:") && status.contains("consent.keycheck.json"),
+        "{status}"
+    );
+    assert!(phone
+        .ok(&["history"])
+        .contains("store recovered (store_missing)"));
+    let out = phone.ok(&[&["verify"][..], &trust[..]].concat());
+    assert!(
+        out.contains("3 events") && out.contains("1 waiting"),
+        "{out}"
+    );
+    // A readable store is not "recovered".
+    let err = phone.fails(&[&["recover"][..], &remote[..]].concat(), 3);
+    assert!(err.contains("nothing to recover"), "{err}");
+
+    // A wrong token: nothing is lost, the reason is said, the exit code is 6.
     sh.ok(&["permission", "deny", "contacts"]);
-    let out = sh.ok(&[
+    let out = sh.run(&[
         "sync",
         "--server",
         url.as_str(),
@@ -298,10 +339,23 @@ fn serve_sync_and_restore_from_the_terminal() {
         "--token",
         "nope",
     ]);
+    assert_eq!(out.status.code(), Some(6));
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.contains("sign in again") && out.contains("1 still waiting"),
-        "{out}"
+        stdout.contains("sign in again") && stdout.contains("1 still waiting"),
+        "{stdout}"
     );
     server.kill().unwrap();
     server.wait().unwrap();
+
+    // The server is down: the sync fails with exit code 6, nothing is lost.
+    let out = sh.run(&[&["sync"][..], &remote[..]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("still wait for upload"));
+    assert!(sh.ok(&["status"]).contains("1 waiting"));
 }

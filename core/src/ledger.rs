@@ -17,13 +17,11 @@ use uuid::Uuid;
 
 use crate::canonical;
 use crate::permissions::OsStatus;
-use crate::policy::{PolicyDocument, PolicyRef};
+use crate::policy::PolicyRef;
 
 /// `prev_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const EVENT_HASH_DOMAIN: &str = "altyn-consent/event/v1";
-/// Format tag of an export.
-pub const EXPORT_FORMAT: &str = "altyn-consent-export/1";
 
 /// One recorded decision or fact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +99,21 @@ pub enum EventKind {
     /// The shell linked the installation to an account; later events carry
     /// the account id as their subject.
     AccountLinked { account_id: String },
+    /// The installation's store could not be read (missing, damaged, key
+    /// lost) and was recovered: its files were moved aside and kept, and
+    /// this ledger goes on from what the server held. The loss itself is
+    /// evidence, so it is recorded, never hidden.
+    StoreRecovered {
+        /// The id of the store that could not be read, if anything named it.
+        lost_store_id: Option<String>,
+        /// Why: `store_missing`, `store_damaged` or `key_lost`.
+        reason: String,
+        /// The folder under `quarantine/` that keeps its files, if any were left.
+        quarantine: Option<String>,
+        /// The last event of the lost ledger that the server held with a
+        /// signed receipt, if the server was asked and held any.
+        server_head: Option<ChainHead>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +141,7 @@ impl EventKind {
             EventKind::ConsentWithdrawn { .. } => "consent_withdrawn",
             EventKind::OsStatusChanged { .. } => "os_status_changed",
             EventKind::AccountLinked { .. } => "account_linked",
+            EventKind::StoreRecovered { .. } => "store_recovered",
         }
     }
 }
@@ -220,6 +234,12 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .expect("a UTC time always formats")
 }
 
+/// Reads an event time as written by [`format_time`] (any RFC 3339 time is
+/// accepted); `None` if it is not one.
+pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
 /// Where and why a chain is broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the ledger is broken at event #{seq} ({id}): {reason}")]
@@ -265,6 +285,12 @@ pub fn verify_chain(
         if event.prev_hash != prev {
             return Err(broken("its link to the previous event does not match: an event before it was altered or removed".into()));
         }
+        if parse_time(&event.at).is_none() {
+            return Err(broken(format!(
+                "its time {:?} is not an RFC 3339 date-time",
+                event.at
+            )));
+        }
         if event.compute_hash() != event.hash {
             return Err(broken(
                 "its content does not match its hash: it was altered after it was recorded".into(),
@@ -292,74 +318,11 @@ pub fn verify_chain(
     })
 }
 
-/// A subject's whole history in one self-contained JSON document (§8.2): the
-/// events with their chain, and every policy text they refer to, so anyone can
-/// check it without this library (see `core/docs/verifying-an-export.md`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Export {
-    pub format: String,
-    pub exported_at: String,
-    pub install_id: String,
-    pub subject: String,
-    /// How to recompute an event hash, in words.
-    pub hash_rule: String,
-    pub head: ChainHead,
-    pub policies: Vec<PolicyDocument>,
-    pub events: Vec<Event>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainHead {
     pub events: u64,
     pub hash: String,
-}
-
-pub const HASH_RULE: &str = "hash = lowercase hex SHA-256 of the UTF-8 bytes \"altyn-consent/event/v1\\n\" followed by the event as JSON without its \"hash\" member, object keys sorted by their UTF-8 bytes, no whitespace; prev_hash of event 1 is 64 zeros, of event n the hash of event n-1. A policy's hash is the same rule with \"altyn-consent/policy/v1\\n\" over the whole document.";
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ExportError {
-    #[error("not an Altyn Consent export: {0}")]
-    Malformed(String),
-    #[error(transparent)]
-    Broken(#[from] ChainBreak),
-    #[error("event #{seq} refers to policy {policy_id} v{version} with hash {hash}, and the export holds no such text")]
-    MissingPolicy {
-        seq: u64,
-        policy_id: String,
-        version: u32,
-        hash: String,
-    },
-}
-
-/// Checks an export: format, every policy's hash, the whole chain up to the
-/// stated head, and that every event's policy is included.
-pub fn verify_export(bytes: &[u8]) -> Result<ChainReport, ExportError> {
-    let export: Export =
-        serde_json::from_slice(bytes).map_err(|e| ExportError::Malformed(e.to_string()))?;
-    if export.format != EXPORT_FORMAT {
-        return Err(ExportError::Malformed(format!(
-            "format {:?}, expected {EXPORT_FORMAT:?}",
-            export.format
-        )));
-    }
-    let report = verify_chain(
-        &export.events,
-        Some((export.head.events, &export.head.hash)),
-    )?;
-    let hashes: Vec<String> = export.policies.iter().map(PolicyDocument::hash).collect();
-    for event in &export.events {
-        if !hashes.contains(&event.policy.hash) {
-            return Err(ExportError::MissingPolicy {
-                seq: event.seq,
-                policy_id: event.policy.id.clone(),
-                version: event.policy.version,
-                hash: event.policy.hash.clone(),
-            });
-        }
-    }
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -1,21 +1,26 @@
 //! Altyn Consent core: every rule of the consent flow, in plain Rust.
 //!
 //! Modules, lowest first: [`canonical`] (the byte form hashes cover),
-//! [`policy`], [`permissions`], [`ledger`], [`store`], [`state`], [`client`].
+//! [`policy`], [`permissions`], [`ledger`], [`store`], [`state`], [`sync`],
+//! [`proof`], [`client`]; [`error`] names the kinds of failure.
 //! Imports flow one way: a module only uses the modules listed before it.
 
 pub mod canonical;
 pub mod client;
+pub mod error;
 pub mod ledger;
 pub mod permissions;
 pub mod policy;
+pub mod proof;
 pub mod state;
 pub mod store;
 pub mod sync;
 
 pub use client::{
-    describe_policy_status, ClientConfig, ConsentClient, ConsentError, StateObserver, VerifyReport,
+    describe_policy_status, ClientConfig, ConsentClient, ConsentError, Recovered, RecoveryReport,
+    StateObserver, VerifyReport,
 };
+pub use error::ErrorKind;
 pub use ledger::{AppContext, Event, EventKind};
 pub use permissions::{OsStatus, UserConsent};
 pub use state::{ConsentState, PermissionState, PolicyStatus};

@@ -164,6 +164,8 @@ impl LedgerFold {
                 self.permissions.entry(permission.clone()).or_default().os = Some(*status)
             }
             EventKind::AccountLinked { account_id } => self.subject = Some(account_id.clone()),
+            // The loss is recorded; the consents restored before it stand.
+            EventKind::StoreRecovered { .. } => {}
         }
     }
 

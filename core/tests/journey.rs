@@ -2,8 +2,9 @@
 
 mod common;
 
-use altyn_consent_core::ledger::{verify_export, EventKind, WithdrawalScope};
+use altyn_consent_core::ledger::{EventKind, WithdrawalScope};
 use altyn_consent_core::policy::{Block, PolicyDocument};
+use altyn_consent_core::proof::verify_export;
 use altyn_consent_core::{ConsentClient, ConsentError, OsStatus, PolicyStatus, UserConsent};
 use common::{accept, fresh, open};
 
@@ -401,17 +402,17 @@ fn an_export_verifies_on_its_own_and_exposes_tampering() {
     client.set_permission("camera", true).unwrap();
     client.withdraw("camera").unwrap();
     let export = client.export().unwrap();
-    let report = verify_export(export.as_bytes()).unwrap();
-    assert_eq!(report.events, 3);
+    let report = verify_export(export.as_bytes(), &[]).unwrap();
+    assert_eq!(report.chain.events, 3);
 
     let tampered = export.replacen("\"decision\": \"granted\"", "\"decision\": \"denied\"", 1);
     assert_ne!(tampered, export);
-    let err = verify_export(tampered.as_bytes()).unwrap_err();
+    let err = verify_export(tampered.as_bytes(), &[]).unwrap_err();
     assert!(err.to_string().contains("event #2"), "{err}");
 
     let mut value: serde_json::Value = serde_json::from_str(&export).unwrap();
     value["policies"] = serde_json::json!([]);
-    let err = verify_export(value.to_string().as_bytes()).unwrap_err();
+    let err = verify_export(value.to_string().as_bytes(), &[]).unwrap_err();
     assert!(err.to_string().contains("holds no such text"), "{err}");
 }
 

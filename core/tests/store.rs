@@ -112,8 +112,11 @@ fn a_damaged_file_is_reported_as_corrupt_not_as_a_wrong_key() {
     std::fs::write(&db, &bytes).unwrap();
     let _ = std::fs::remove_file(dir.path().join("consent.db-wal"));
     let err = store_error(ConsentClient::open(config(dir.path(), keys.clone())));
-    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
-    assert!(err.to_string().contains("key is right"));
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+    assert!(
+        err.to_string().contains("damaged") && err.to_string().contains("recover"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read(&db).unwrap(),
         bytes,

@@ -34,7 +34,7 @@ async fn world_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
     adjust(&mut server_config);
     let server = start(server_config).await.unwrap();
     let keys = Arc::new(MemoryKeyProvider::default());
-    let client = open_client(&dir.path().join("app"), &keys);
+    let client = open_client(&dir.path().join("app"), &keys, &server);
     World {
         _dir: dir,
         server,
@@ -43,13 +43,19 @@ async fn world_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
     }
 }
 
-fn open_client(dir: &std::path::Path, keys: &Arc<MemoryKeyProvider>) -> ConsentClient {
-    ConsentClient::open(ClientConfig::new(
+/// A device: its store and its keystore; verify trusts the server's key.
+fn open_client(
+    dir: &std::path::Path,
+    keys: &Arc<MemoryKeyProvider>,
+    server: &RunningServer,
+) -> ConsentClient {
+    let mut config = ClientConfig::new(
         dir,
         AppContext::new("desktop", "test", "linux"),
         keys.clone(),
-    ))
-    .unwrap()
+    );
+    config.server_keys = vec![server.receipt_key];
+    ConsentClient::open(config).unwrap()
 }
 
 fn config(server: &RunningServer, token: Arc<dyn TokenProvider>) -> SyncConfig {
@@ -392,7 +398,7 @@ async fn a_subject_never_sees_another_subjects_events() {
         .unwrap();
     assert!(!w.server.events_of("subject-1").events.is_empty());
     let dir = tempfile::tempdir().unwrap();
-    let other = open_client(dir.path(), &w.keys);
+    let other = open_client(dir.path(), &Arc::default(), &w.server);
     let err = other
         .restore_from_server(&config(&w.server, token("token-2")))
         .await
@@ -473,7 +479,8 @@ async fn a_fresh_store_restores_the_same_state_from_the_server() {
     let before = w.client.state().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let restored = open_client(dir.path(), &w.keys);
+    // A new device has a keystore of its own.
+    let restored = open_client(dir.path(), &Arc::default(), &w.server);
     let state = restored.restore_from_server(&cfg).await.unwrap();
     assert_eq!(state, before);
     restored.verify().unwrap();

@@ -180,6 +180,16 @@ async fn sigkill_during_sync_loses_and_duplicates_nothing() {
     for receipt in client.receipts().unwrap() {
         receipt.verify(&[server.receipt_key]).unwrap();
     }
-    client.verify().unwrap();
+    let mut trusted = ClientConfig::new(
+        app.join("store"),
+        AppContext::new("desktop", "test", "linux"),
+        Arc::new(FileKeyProvider::new(app.join("keys"))),
+    );
+    trusted.server_keys = vec![server.receipt_key];
+    drop(client);
+    ConsentClient::open_read_only(trusted)
+        .unwrap()
+        .verify()
+        .unwrap();
     server.shutdown().await;
 }

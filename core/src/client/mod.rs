@@ -8,16 +8,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use ed25519_dalek::VerifyingKey;
+
+use crate::error::ErrorKind;
 use crate::ledger::{
-    self, AppContext, ChainBreak, ChainHead, Clock, Decision, Event, EventKind, Export, IdSource,
-    RandomIds, SystemClock, WithdrawalScope, EXPORT_FORMAT, HASH_RULE,
+    self, AppContext, ChainBreak, ChainHead, Clock, Decision, Event, EventKind, IdSource,
+    RandomIds, SystemClock, WithdrawalScope,
 };
 use crate::permissions::{CatalogError, OsStatus, PermissionCatalog, UserConsent};
 use crate::policy::{select_locale, PolicyDocument, PolicyError, PolicyRef, FALLBACK_LOCALE};
+use crate::proof::{check_receipts, Export, ReceiptProblem, EXPORT_FORMAT, HASH_RULE};
 use crate::state::{ConsentState, LedgerFold, PolicyStatus};
-use crate::store::{decode_event, KeyProvider, Store, StoreError, StoreKey};
+use crate::store::{
+    decode_event, Access, KeyProvider, Store, StoreError, StoreKey, DEFAULT_INSTALLATION_MARKER,
+};
+use crate::sync::wire::Receipt;
 
+mod recover;
 mod sync;
+pub use recover::{Recovered, RecoveryReport};
 pub use sync::SyncStatus;
 
 /// Longest account id accepted from a shell.
@@ -59,11 +68,53 @@ pub enum ConsentError {
     IntegrityCheckFailed(String),
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
-    #[error("restore from the server failed: {0}. Nothing was written")]
-    RestoreFailed(String),
+    #[error(transparent)]
+    Receipt(#[from] ReceiptProblem),
+    #[error(
+        "the store holds {count} signed receipt(s) and no server key is configured to check them: \
+         give the server's public key (CLI: --server-key or --server-data-dir)"
+    )]
+    NoTrustedKey { count: usize },
+    #[error("the server could not be reached: {0}. Nothing was lost; try again later")]
+    Network(String),
+    #[error("the server refused: {0}")]
+    ServerRejected(String),
+    #[error("the server's answer does not prove itself: {0}. Nothing was written")]
+    ServerProof(String),
+    #[error("nothing to recover: {0}")]
+    NothingToRecover(String),
+}
+
+impl ConsentError {
+    /// The kind of failure, which decides what the caller does (see
+    /// [`ErrorKind`]); never look at the message.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ConsentError::Store(e) => e.kind(),
+            ConsentError::Policy(_)
+            | ConsentError::Catalog(_)
+            | ConsentError::UnknownLocale { .. }
+            | ConsentError::NothingToWithdraw { .. }
+            | ConsentError::InvalidAccountId
+            | ConsentError::NothingToRecover(_) => ErrorKind::InvalidRequest,
+            ConsentError::AgeNotConfirmed => ErrorKind::AgeNotConfirmed,
+            ConsentError::StalePolicy { .. } => ErrorKind::StalePolicy,
+            ConsentError::PolicyNotAccepted { .. } => ErrorKind::PolicyNotAccepted,
+            ConsentError::LedgerBroken(_)
+            | ConsentError::IntegrityCheckFailed(_)
+            | ConsentError::Receipt(_) => ErrorKind::VerificationFailed,
+            ConsentError::NoTrustedKey { .. } => ErrorKind::SyncSetup,
+            ConsentError::Sync(_) => ErrorKind::SyncSetup,
+            ConsentError::Network(_) => ErrorKind::Network,
+            ConsentError::ServerRejected(_) | ConsentError::ServerProof(_) => {
+                ErrorKind::ServerRejected
+            }
+        }
+    }
 }
 
 /// What a shell hands in to open the client.
+#[derive(Clone)]
 pub struct ClientConfig {
     /// Folder of the store (app-private storage on a device).
     pub data_dir: PathBuf,
@@ -74,6 +125,14 @@ pub struct ClientConfig {
     /// Policy texts shipped with the app, for the first start offline (§10.6).
     pub bundled_policies: Vec<PolicyDocument>,
     pub bundled_catalog: PermissionCatalog,
+    /// The server keys whose receipts `verify` trusts (built into the app,
+    /// like the sync configuration's). Empty: a store with receipts cannot
+    /// be fully verified, and `verify` says so.
+    pub server_keys: Vec<VerifyingKey>,
+    /// The keystore entry that remembers this installation's store (see
+    /// [`DEFAULT_INSTALLATION_MARKER`]). One app has one store and keeps the
+    /// default; a desktop tool with several store folders names one each.
+    pub installation_marker: String,
 }
 
 impl ClientConfig {
@@ -90,6 +149,8 @@ impl ClientConfig {
             ids: Arc::new(RandomIds),
             bundled_policies: vec![PolicyDocument::bundled()],
             bundled_catalog: PermissionCatalog::bundled(),
+            server_keys: Vec::new(),
+            installation_marker: DEFAULT_INSTALLATION_MARKER.to_string(),
         }
     }
 }
@@ -99,8 +160,27 @@ impl ClientConfig {
 pub struct VerifyReport {
     pub events: u64,
     pub head_hash: String,
+    /// Signed receipts checked against the trusted keys and the ledger.
+    pub receipts: u64,
+    /// Events covered by a verified receipt.
+    pub acknowledged: u64,
+    /// Events waiting for upload (not yet covered by a receipt).
+    pub waiting: u64,
     /// SQLCipher's page HMACs and SQLite's structure both checked out.
     pub file_integrity_ok: bool,
+}
+
+/// A cheap look at the ledger's integrity, for `status`: the newest event
+/// (the last page of the ledger) against the chain head and the state
+/// snapshot kept beside it. It is no proof: `verify` is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IntegrityGlance {
+    /// The newest event, the chain head and the snapshot agree.
+    pub head_consistent: bool,
+    /// What disagrees, if anything.
+    pub problem: Option<String>,
+    /// Receipts kept, which `verify` checks against the server keys.
+    pub receipts: u64,
 }
 
 /// Told whenever the consent state changes (a decision recorded, a new
@@ -192,9 +272,11 @@ impl Drop for Locked<'_> {
 
 struct Inner {
     store: Store,
+    data_dir: PathBuf,
     context: AppContext,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
+    server_keys: Vec<VerifyingKey>,
     policy_id: String,
     install_id: String,
     /// The ledger folded up to its last event; kept in the store beside the
@@ -214,14 +296,30 @@ struct Inner {
 }
 
 impl ConsentClient {
-    /// Opens (or creates) the store and brings in the bundled policy and
-    /// catalog. Fails with a precise error, changing nothing, on a wrong or
-    /// missing key, a damaged file or a store from a newer app.
+    /// Opens the store and brings in the bundled policy and catalog. Only a
+    /// true first start creates a store. Fails with an error of its own kind
+    /// ([`ConsentError::kind`]), changing nothing, on a store that is
+    /// missing, damaged, keyless, locked or from a newer app.
     pub fn open(config: ClientConfig) -> Result<Self, ConsentError> {
+        Self::open_as(config, Access::ReadWrite)
+    }
+
+    /// Opens the store for reading: status, history, export, verify. No
+    /// file of the store is created, changed or deleted, and the files and
+    /// their folder may be read-only. Before a first start it fails with
+    /// [`ErrorKind::NoStoreYet`]; anything that would record fails with
+    /// [`ErrorKind::InvalidRequest`].
+    pub fn open_read_only(config: ClientConfig) -> Result<Self, ConsentError> {
+        Self::open_as(config, Access::ReadOnly)
+    }
+
+    fn open_as(config: ClientConfig, access: Access) -> Result<Self, ConsentError> {
         let ids = config.ids.clone();
-        let store = Store::open(
+        let store = Store::open_with(
             &config.data_dir,
             StoreKey::Provider(config.key_provider.as_ref()),
+            access,
+            &config.installation_marker,
             || ids.install_id().to_string(),
         )?;
         Self::from_store(store, config)
@@ -244,10 +342,38 @@ impl ConsentClient {
             .first()
             .map(|p| p.id.clone())
             .unwrap_or_else(|| config.bundled_catalog.policy_id.clone());
-        for doc in &config.bundled_policies {
-            store.put_policy(doc)?;
-        }
-        let current = with_refs(store.latest_policies(&policy_id)?);
+        let read_only = store.is_read_only();
+        let mut current = if read_only {
+            // A read stores nothing: the bundled texts count in memory.
+            let mut docs = store.latest_policies(&policy_id)?;
+            let newest_stored = docs.first().map(|d| d.version).unwrap_or(0);
+            let bundled: Vec<PolicyDocument> = config
+                .bundled_policies
+                .iter()
+                .filter(|d| d.id == policy_id)
+                .cloned()
+                .collect();
+            let newest_bundled = bundled.iter().map(|d| d.version).max().unwrap_or(0);
+            if newest_bundled > newest_stored {
+                docs = bundled
+                    .into_iter()
+                    .filter(|d| d.version == newest_bundled)
+                    .collect();
+            } else if newest_bundled == newest_stored {
+                for doc in bundled.into_iter().filter(|d| d.version == newest_bundled) {
+                    if !docs.iter().any(|d| d.locale == doc.locale) {
+                        docs.push(doc);
+                    }
+                }
+            }
+            with_refs(docs)
+        } else {
+            for doc in &config.bundled_policies {
+                store.put_policy(doc)?;
+            }
+            with_refs(store.latest_policies(&policy_id)?)
+        };
+        current.sort_by(|a, b| a.0.locale.cmp(&b.0.locale));
         if current.is_empty() {
             return Err(PolicyError::Empty {
                 what: format!("no text of policy {policy_id} is bundled or stored"),
@@ -257,7 +383,9 @@ impl ConsentClient {
         let catalog = match store.latest_catalog()? {
             Some(stored) if stored.version >= config.bundled_catalog.version => stored,
             _ => {
-                store.put_catalog(&config.bundled_catalog)?;
+                if !read_only {
+                    store.put_catalog(&config.bundled_catalog)?;
+                }
                 config.bundled_catalog
             }
         };
@@ -265,9 +393,11 @@ impl ConsentClient {
         let fold = load_fold(&store)?;
         let inner = Inner {
             store,
+            data_dir: config.data_dir,
             context: config.context,
             clock: config.clock,
             ids: config.ids,
+            server_keys: config.server_keys,
             policy_id,
             install_id,
             fold,
@@ -569,6 +699,9 @@ impl ConsentClient {
     /// Returns whether the current version changed.
     pub fn install_policy(&self, doc: PolicyDocument) -> Result<bool, ConsentError> {
         let mut inner = self.lock_fresh()?;
+        if inner.store.is_read_only() {
+            return Err(StoreError::ReadOnly.into());
+        }
         doc.validate()?;
         if doc.id != inner.policy_id {
             return Err(PolicyError::Invalid {
@@ -587,6 +720,9 @@ impl ConsentClient {
     /// Replaces the permission catalog with a newer version.
     pub fn update_catalog(&self, json: &[u8]) -> Result<PermissionCatalog, ConsentError> {
         let mut inner = self.lock_fresh()?;
+        if inner.store.is_read_only() {
+            return Err(StoreError::ReadOnly.into());
+        }
         let catalog = PermissionCatalog::parse(json)?;
         catalog.check_replaces(&inner.catalog)?;
         catalog.validate_against(inner.text_for(FALLBACK_LOCALE))?;
@@ -606,7 +742,9 @@ impl ConsentClient {
         self.lock().fold.seq
     }
 
-    /// The history as a self-contained, verifiable JSON document.
+    /// The history as a self-contained, verifiable JSON document: the
+    /// events, the policy texts they were given under, and the server's
+    /// signed receipts.
     pub fn export(&self) -> Result<String, ConsentError> {
         let mut inner = self.lock_fresh()?;
         let events = inner.store.events()?;
@@ -626,13 +764,29 @@ impl ConsentClient {
             },
             policies: inner.store.policies_by_hash(&hashes)?,
             events,
+            receipts: inner.kept_receipts()?,
         };
         Ok(serde_json::to_string_pretty(&export).expect("an export serialises"))
     }
 
-    /// Walks the whole chain and checks the file; names the first broken event.
+    /// Checks everything the proof rests on: the hash chain up to the
+    /// recorded head, the state snapshot against a full fold, every kept
+    /// receipt (signature against the configured server keys; each event it
+    /// acknowledges present and equal; its chain head inside the ledger),
+    /// that every event is either acknowledged or waiting for upload, and
+    /// SQLCipher's page HMACs with SQLite's structure check. Names the first
+    /// broken event or receipt. Writes nothing.
     pub fn verify(&self) -> Result<VerifyReport, ConsentError> {
         let inner = self.lock_fresh()?;
+        // Pages first: a damaged page would otherwise surface as whatever
+        // row it happens to hold.
+        let problems = inner.store.integrity_problems()?;
+        if !problems.is_empty() {
+            return Err(StoreError::Damaged {
+                reason: format!("the page check found: {}", problems.join("; ")),
+            }
+            .into());
+        }
         let rows = inner.store.stored_events()?;
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -658,14 +812,67 @@ impl ConsentClient {
                 "the kept state snapshot does not match the ledger: it was altered".into(),
             ));
         }
-        let problems = inner.store.integrity_problems()?;
-        if !problems.is_empty() {
-            return Err(ConsentError::IntegrityCheckFailed(problems.join("; ")));
+        let receipts = inner.kept_receipts()?;
+        if !receipts.is_empty() && inner.server_keys.is_empty() {
+            return Err(ConsentError::NoTrustedKey {
+                count: receipts.len(),
+            });
+        }
+        let coverage = check_receipts(&receipts, &inner.install_id, &events, &inner.server_keys)?;
+        // Each event is either acknowledged by a receipt or still queued:
+        // one that is neither would never reach the server.
+        let covered: std::collections::BTreeSet<u64> = receipts
+            .iter()
+            .flat_map(|r| r.body.acknowledged.iter().map(|a| a.seq))
+            .collect();
+        let acks = inner.store.acked_seqs()?;
+        if let Some(seq) = acks.iter().find(|seq| !covered.contains(seq)) {
+            return Err(ConsentError::IntegrityCheckFailed(format!(
+                "event #{seq} is marked as acknowledged, and no kept receipt acknowledges it"
+            )));
+        }
+        let queued = inner.store.outbox_seqs()?;
+        let waiting = queued.len() as u64;
+        for event in &events {
+            if !covered.contains(&event.seq) && !queued.contains(&event.seq) {
+                return Err(ConsentError::IntegrityCheckFailed(format!(
+                    "event #{} is neither acknowledged by a receipt nor waiting for upload: its outbox entry was removed",
+                    event.seq
+                )));
+            }
         }
         Ok(VerifyReport {
             events: report.events,
             head_hash: report.head_hash,
+            receipts: coverage.receipts,
+            acknowledged: coverage.acknowledged,
+            waiting,
             file_integrity_ok: true,
+        })
+    }
+
+    /// A cheap integrity look for `status` (see [`IntegrityGlance`]).
+    pub fn integrity_glance(&self) -> Result<IntegrityGlance, ConsentError> {
+        let inner = self.lock_fresh()?;
+        let (head_seq, head_hash) = inner.store.head()?;
+        let last = inner.store.last_event()?;
+        let problem = match &last {
+            None if head_seq != 0 => Some(format!(
+                "the chain head says {head_seq} event(s) and the ledger holds none"
+            )),
+            Some(event) if event.seq != head_seq || event.hash != head_hash => Some(format!(
+                "the newest event is #{} and the chain head says #{head_seq}",
+                event.seq
+            )),
+            _ if inner.fold.seq != head_seq || inner.fold.head_hash != head_hash => {
+                Some("the state snapshot does not match the chain head".into())
+            }
+            _ => None,
+        };
+        Ok(IntegrityGlance {
+            head_consistent: problem.is_none(),
+            problem,
+            receipts: inner.store.receipt_count()?,
         })
     }
 
@@ -684,6 +891,17 @@ impl ConsentClient {
     /// The store's file path, for diagnostics.
     pub fn store_path(&self) -> PathBuf {
         self.lock().store.path().to_path_buf()
+    }
+
+    /// Whether this client was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.lock().store.is_read_only()
+    }
+
+    /// Files that an earlier recovery moved aside (kept for investigation),
+    /// oldest first.
+    pub fn quarantined(&self) -> Vec<crate::store::Quarantined> {
+        crate::store::list_quarantine(&self.lock().data_dir)
     }
 }
 
@@ -771,7 +989,25 @@ impl Inner {
         Ok(())
     }
 
+    /// The kept receipts, decoded.
+    fn kept_receipts(&self) -> Result<Vec<Receipt>, ConsentError> {
+        self.store
+            .receipts()?
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                serde_json::from_str(body).map_err(|e| {
+                    StoreError::Decode(format!("kept receipt #{} does not decode: {e}", i + 1))
+                        .into()
+                })
+            })
+            .collect()
+    }
+
     fn record(&mut self, policy: PolicyRef, kind: EventKind) -> Result<Event, ConsentError> {
+        if self.store.is_read_only() {
+            return Err(StoreError::ReadOnly.into());
+        }
         let install_id = self.install_id.clone();
         let subject = self.state()?.subject;
         let (id, at, context) = (
@@ -830,7 +1066,7 @@ fn load_fold(store: &Store) -> Result<LedgerFold, ConsentError> {
         }
     }
     let fold = LedgerFold::of(&store.events()?);
-    if fold.seq > 0 {
+    if fold.seq > 0 && !store.is_read_only() {
         store.put_fold_snapshot(&serde_json::to_string(&fold).expect("a fold serialises"))?;
     }
     Ok(fold)

@@ -2,16 +2,16 @@
 //! whatever the network does), keeps the receipts, and brings new policy
 //! versions; restore rebuilds a fresh store from the server.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use serde::Serialize;
 
 use super::{ConsentClient, ConsentError};
-use crate::ledger::{verify_chain, Event};
+use crate::error::ErrorKind;
 use crate::policy::diff::{diff, PolicyDiff};
 use crate::policy::FALLBACK_LOCALE;
+use crate::proof::{check_restore_page, RestorePlan};
 use crate::state::{ConsentState, LedgerFold, PolicyStatus};
 use crate::store::{OutboxEntry, StoreError};
 use crate::sync::transport::Outcome;
@@ -85,7 +85,7 @@ impl ConsentClient {
                         // A server that does not prove what it holds has not
                         // acknowledged anything: the events stay queued.
                         self.lock().store.note_attempt(&seqs, &why)?;
-                        report.stopped_because = Some(why);
+                        report.stop(ErrorKind::ServerRejected, why);
                         report.next_retry_in_secs = Some(config.max_wait.as_secs());
                         break;
                     }
@@ -110,7 +110,7 @@ impl ConsentClient {
                     let delay =
                         retry_after.unwrap_or_else(|| backoff.next().unwrap_or(config.max_wait));
                     if attempts >= config.max_attempts || delay > config.max_wait {
-                        report.stopped_because = Some(reason);
+                        report.stop(ErrorKind::Network, reason);
                         report.next_retry_in_secs = Some(delay.as_secs().max(1));
                         break;
                     }
@@ -125,15 +125,17 @@ impl ConsentClient {
                     refreshed = true;
                 }
                 Outcome::Unauthorized => {
-                    report.stopped_because =
-                        Some("the server refused the access token, also a fresh one: the user must sign in again".into());
+                    report.stop(
+                        ErrorKind::ServerRejected,
+                        "the server refused the access token, also a fresh one: the user must sign in again".into(),
+                    );
                     break;
                 }
                 Outcome::TooLarge if batch_size > 1 => batch_size = (batch_size / 2).max(1),
                 Outcome::TooLarge => {
                     let reason = "413: the server refuses this event as too large".to_string();
                     report.parked += self.lock().store.park_from(first_seq, &reason)?;
-                    report.stopped_because = Some(reason);
+                    report.stop(ErrorKind::ServerRejected, reason);
                     break;
                 }
                 Outcome::Rejected { status, error } => {
@@ -150,15 +152,18 @@ impl ConsentClient {
                     let reason = format!("{status} {}: {}", error.error, error.message);
                     tracing::warn!(status, seq = named, "events parked");
                     report.parked += self.lock().store.park_from(named, &reason)?;
-                    report.stopped_because = Some(reason);
+                    report.stop(ErrorKind::ServerRejected, reason);
                     break;
                 }
                 Outcome::Insecure(why) => {
-                    report.stopped_because = Some(why);
+                    report.stop(ErrorKind::Network, why);
                     break;
                 }
                 Outcome::NotModified => {
-                    report.stopped_because = Some("the server answered 304 to an upload".into());
+                    report.stop(
+                        ErrorKind::ServerRejected,
+                        "the server answered 304 to an upload".into(),
+                    );
                     break;
                 }
             }
@@ -167,7 +172,7 @@ impl ConsentClient {
         if report.stopped_because.is_none() {
             match self.refresh_policy(&transport, &token, config).await {
                 Ok(updated) => report.policy_updated_to = updated,
-                Err(why) => report.stopped_because = Some(why),
+                Err((kind, why)) => report.stop(kind, why),
             }
         }
         let (pending, _) = self.lock().store.outbox_counts()?;
@@ -182,12 +187,12 @@ impl ConsentClient {
     /// publisher's signature and installs it. A bad or missing signature, or
     /// a different text under a known version, is refused and the previous
     /// policy stays. Returns the new version if it changed.
-    async fn refresh_policy(
+    pub(super) async fn refresh_policy(
         &self,
         transport: &Transport,
         token: &str,
         config: &SyncConfig,
-    ) -> Result<Option<u32>, String> {
+    ) -> Result<Option<u32>, (ErrorKind, String)> {
         let (policy_id, etag) = {
             let inner = self.lock();
             (
@@ -202,28 +207,39 @@ impl ConsentClient {
             Outcome::NotModified => Ok(None),
             Outcome::Done((signed, new_etag)) => {
                 let doc = signed.verify(&config.policy_keys).map_err(|e| {
-                    format!("the server's policy was refused and the current one kept: {e}")
+                    (
+                        ErrorKind::ServerRejected,
+                        format!("the server's policy was refused and the current one kept: {e}"),
+                    )
                 })?;
                 let version = doc.version;
-                let changed = self
-                    .install_policy(doc)
-                    .map_err(|e| format!("the server's policy was refused: {e}"))?;
+                let changed = self.install_policy(doc).map_err(|e| {
+                    (
+                        ErrorKind::ServerRejected,
+                        format!("the server's policy was refused: {e}"),
+                    )
+                })?;
                 if let Some(etag) = new_etag {
                     let _ = self.lock().store.set_meta(ETAG_KEY, &etag);
                 }
                 Ok(changed.then_some(version))
             }
-            Outcome::Retry { reason, .. } => {
-                Err(format!("the policy could not be fetched: {reason}"))
-            }
-            Outcome::Insecure(why) => Err(why),
-            Outcome::Unauthorized => {
-                Err("the server refused the access token for the policy".into())
-            }
-            Outcome::TooLarge => Err("the server's policy is too large".into()),
-            Outcome::Rejected { status, error } => Err(format!(
-                "the policy request was refused: {status} {}",
-                error.message
+            Outcome::Retry { reason, .. } => Err((
+                ErrorKind::Network,
+                format!("the policy could not be fetched: {reason}"),
+            )),
+            Outcome::Insecure(why) => Err((ErrorKind::Network, why)),
+            Outcome::Unauthorized => Err((
+                ErrorKind::ServerRejected,
+                "the server refused the access token for the policy".into(),
+            )),
+            Outcome::TooLarge => Err((
+                ErrorKind::ServerRejected,
+                "the server's policy is too large".into(),
+            )),
+            Outcome::Rejected { status, error } => Err((
+                ErrorKind::ServerRejected,
+                format!("the policy request was refused: {status} {}", error.message),
             )),
         }
     }
@@ -293,103 +309,93 @@ impl ConsentClient {
     /// Rebuilds an empty store from the server: the events of the subject's
     /// most recent installation, checked link by link and against the signed
     /// receipts, then the current policy. This device continues that
-    /// installation's ledger. Nothing is written if any check fails.
+    /// installation's ledger. Nothing is written if any check fails; a store
+    /// that already holds events is refused ([`ErrorKind::StoreNotEmpty`]).
     pub async fn restore_from_server(
         &self,
         config: &SyncConfig,
     ) -> Result<ConsentState, ConsentError> {
+        let existing = self.lock_fresh()?.store.event_count()?;
+        if existing > 0 {
+            return Err(StoreError::NotEmpty { events: existing }.into());
+        }
         let transport = Transport::new(config)?;
-        let mut token = transport.token(false)?;
-        let mut page = transport.fetch_events(&token).await;
-        if matches!(page, Outcome::Unauthorized) {
-            token = transport.token(true)?;
-            page = transport.fetch_events(&token).await;
-        }
-        let page = match page {
-            Outcome::Done(page) => page,
-            Outcome::Retry { reason, .. } => return Err(ConsentError::RestoreFailed(reason)),
-            Outcome::Insecure(why) => return Err(ConsentError::RestoreFailed(why)),
-            Outcome::Unauthorized => {
-                return Err(ConsentError::RestoreFailed(
-                    "the server refused the access token".into(),
-                ))
-            }
-            Outcome::Rejected { status, error } => {
-                return Err(ConsentError::RestoreFailed(format!(
-                    "{status} {}",
-                    error.message
-                )))
-            }
-            Outcome::TooLarge | Outcome::NotModified => {
-                return Err(ConsentError::RestoreFailed("unexpected answer".into()))
-            }
-        };
-        // The installation whose last event is the newest.
-        let mut by_install: BTreeMap<String, Vec<Event>> = BTreeMap::new();
-        for event in page.events {
-            by_install
-                .entry(event.install_id.clone())
-                .or_default()
-                .push(event);
-        }
-        let Some((install_id, mut events)) = by_install.into_iter().max_by(|a, b| {
-            a.1.iter()
-                .map(|e| &e.at)
-                .max()
-                .cmp(&b.1.iter().map(|e| &e.at).max())
-        }) else {
-            return Err(ConsentError::RestoreFailed(
+        let (plan, token) = fetch_restore_plan(&transport, config).await?;
+        let Some(plan) = plan else {
+            return Err(ConsentError::ServerRejected(
                 "the server holds no events for this account".into(),
             ));
         };
-        events.sort_by_key(|e| e.seq);
-        let report =
-            verify_chain(&events, None).map_err(|e| ConsentError::RestoreFailed(e.to_string()))?;
-
-        // Every event must be covered by a verified receipt with its hash.
-        let mut covered: BTreeMap<u64, String> = BTreeMap::new();
-        let mut kept = Vec::new();
-        for receipt in page
-            .receipts
-            .iter()
-            .filter(|r| r.body.install_id == install_id)
-        {
-            receipt
-                .verify(&config.server_keys)
-                .map_err(|e| ConsentError::RestoreFailed(e.to_string()))?;
-            let seqs: Vec<u64> = receipt.body.acknowledged.iter().map(|a| a.seq).collect();
-            for ack in &receipt.body.acknowledged {
-                covered.insert(ack.seq, ack.hash.clone());
-            }
-            kept.push((
-                receipt.body.received_at.clone(),
-                serde_json::to_string(receipt).expect("serialises"),
-                seqs,
-            ));
-        }
-        for event in &events {
-            if covered.get(&event.seq) != Some(&event.hash) {
-                return Err(ConsentError::RestoreFailed(format!(
-                    "event #{} is not covered by a signed receipt with its hash",
-                    event.seq
-                )));
-            }
-        }
-        let fold = LedgerFold::of(&events);
-        {
-            let mut inner = self.lock_fresh()?;
-            let snapshot = serde_json::to_string(&fold).expect("a fold serialises");
-            inner
-                .store
-                .import_restored(&install_id, &events, &kept, &snapshot)?;
-            inner.install_id = install_id;
-            inner.fold = fold;
-            inner.invalidate();
-        }
-        tracing::info!(events = report.events, "ledger restored from the server");
+        self.import_plan(&plan)?;
+        tracing::info!(
+            events = plan.events.len(),
+            "ledger restored from the server"
+        );
         let _ = self.refresh_policy(&transport, &token, config).await;
         self.state()
     }
+
+    /// Writes a verified restore plan into this (empty) store.
+    pub(super) fn import_plan(&self, plan: &RestorePlan) -> Result<(), ConsentError> {
+        let fold = LedgerFold::of(&plan.events);
+        let mut inner = self.lock_fresh()?;
+        let snapshot = serde_json::to_string(&fold).expect("a fold serialises");
+        let receipts: Vec<(String, String, Vec<u64>)> = plan
+            .receipts
+            .iter()
+            .map(|(r, seqs)| {
+                (
+                    r.body.received_at.clone(),
+                    serde_json::to_string(r).expect("a receipt serialises"),
+                    seqs.clone(),
+                )
+            })
+            .collect();
+        inner
+            .store
+            .import_restored(&plan.install_id, &plan.events, &receipts, &snapshot)?;
+        inner.install_id = plan.install_id.clone();
+        inner.fold = fold;
+        inner.invalidate();
+        Ok(())
+    }
+}
+
+/// Fetches the subject's events and receipts and checks them (see
+/// [`check_restore_page`]). Writes nothing. Returns the token that worked.
+pub(super) async fn fetch_restore_plan(
+    transport: &Transport,
+    config: &SyncConfig,
+) -> Result<(Option<RestorePlan>, String), ConsentError> {
+    let mut token = transport.token(false)?;
+    let mut page = transport.fetch_events(&token).await;
+    if matches!(page, Outcome::Unauthorized) {
+        token = transport.token(true)?;
+        page = transport.fetch_events(&token).await;
+    }
+    let page = match page {
+        Outcome::Done(page) => page,
+        Outcome::Retry { reason, .. } => return Err(ConsentError::Network(reason)),
+        Outcome::Insecure(why) => return Err(ConsentError::Network(why)),
+        Outcome::Unauthorized => {
+            return Err(ConsentError::ServerRejected(
+                "the server refused the access token, also a fresh one".into(),
+            ))
+        }
+        Outcome::Rejected { status, error } => {
+            return Err(ConsentError::ServerRejected(format!(
+                "{status} {}",
+                error.message
+            )))
+        }
+        Outcome::TooLarge | Outcome::NotModified => {
+            return Err(ConsentError::ServerRejected(
+                "an answer the API does not promise".into(),
+            ))
+        }
+    };
+    let plan = check_restore_page(&page, &config.server_keys).map_err(ConsentError::ServerProof)?;
+    Ok((plan, token))
 }
 
 fn backoff(config: &SyncConfig) -> impl Iterator<Item = Duration> {

@@ -9,13 +9,29 @@ use std::sync::Mutex;
 
 use zeroize::Zeroizing;
 
+// The keyring crate has no Android or iOS store of its own and would keep
+// the key in memory only: the store could never be opened again.
+#[cfg(all(
+    feature = "desktop-keyring",
+    any(target_os = "android", target_os = "ios")
+))]
+compile_error!(
+    "the desktop-keyring feature is for desktops: apps hand the key in through KeyProvider (Android Keystore, iOS Keychain)"
+);
+
 /// Length of the raw SQLCipher key.
 pub const KEY_LEN: usize = 32;
 
+/// A keystore's failure. Neither variant means "the key is gone": that is
+/// `Ok(None)` from [`KeyProvider::load`]. The message names the keystore and
+/// never holds key material.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
-    /// The keystore cannot be reached (locked, no keyring service, ...).
-    /// The message names the keystore and never holds key material.
+    /// The keystore is locked or busy (a device not yet unlocked after a
+    /// reboot, a Keystore operation in progress): try again later.
+    #[error("the keystore is locked or busy: {0}")]
+    Locked(String),
+    /// The keystore failed otherwise (no keyring service, an I/O error).
     #[error("the keystore is not available: {0}")]
     Unavailable(String),
 }
@@ -99,7 +115,14 @@ impl KeyProvider for FileKeyProvider {
         let fail = |e: std::io::Error| {
             KeyError::Unavailable(format!("cannot write key file {}: {e}", path.display()))
         };
-        std::fs::create_dir_all(&self.dir).map_err(fail)?;
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            folder.mode(0o700);
+        }
+        folder.create(&self.dir).map_err(fail)?;
         write_private_file(&path, hex::encode(key).as_bytes()).map_err(fail)
     }
 }
@@ -127,8 +150,8 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The desktop default: the operating system's keyring through the
-/// `keyring` crate. On Linux this is the kernel keyutils store, which works
+/// The operating system's keyring through the `keyring` crate (macOS's
+/// default; elsewhere on request, as the 0600 key file is the default). On Linux this is the kernel keyutils store, which works
 /// headless (no D-Bus, no desktop session) but lives in memory: it does not
 /// survive a reboot. A store whose key is gone reports "key missing" and is
 /// left untouched. On macOS it is the login Keychain, on Windows the
@@ -173,23 +196,31 @@ fn describe_keyring_error(e: &keyring::Error) -> String {
     }
 }
 
+/// A keyring that refuses access (a locked collection, a denied prompt) is
+/// locked, not empty.
+#[cfg(feature = "desktop-keyring")]
+fn keyring_failure(e: &keyring::Error) -> KeyError {
+    let why = format!("OS keyring: {}", describe_keyring_error(e));
+    match e {
+        keyring::Error::NoStorageAccess(_) => KeyError::Locked(why),
+        _ => KeyError::Unavailable(why),
+    }
+}
+
 #[cfg(feature = "desktop-keyring")]
 impl KeyProvider for KeyringKeyProvider {
     fn load(&self, store_id: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
         match self.entry(store_id)?.get_secret() {
             Ok(secret) => Ok(Some(Zeroizing::new(secret))),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(KeyError::Unavailable(format!(
-                "OS keyring: {}",
-                describe_keyring_error(&e)
-            ))),
+            Err(e) => Err(keyring_failure(&e)),
         }
     }
 
     fn save(&self, store_id: &str, key: &[u8]) -> Result<(), KeyError> {
-        self.entry(store_id)?.set_secret(key).map_err(|e| {
-            KeyError::Unavailable(format!("OS keyring: {}", describe_keyring_error(&e)))
-        })
+        self.entry(store_id)?
+            .set_secret(key)
+            .map_err(|e| keyring_failure(&e))
     }
 }
 

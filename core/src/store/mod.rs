@@ -7,6 +7,7 @@
 //! Mozilla's application-services. No error path deletes or rewrites data.
 
 pub mod keys;
+mod lifecycle;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,11 @@ pub use keys::KeyringKeyProvider;
 pub use keys::{
     write_private_file, FileKeyProvider, KeyError, KeyProvider, MemoryKeyProvider, KEY_LEN,
 };
+pub use lifecycle::{list_quarantine, quarantine, Quarantined, QUARANTINE_DIR, STORE_FILES};
+
+use crate::error::ErrorKind;
+#[cfg(feature = "bench-support")]
+use lifecycle::create_private_dir;
 
 pub const DB_FILE: &str = "consent.db";
 pub const KEYCHECK_FILE: &str = "consent.keycheck.json";
@@ -34,69 +40,164 @@ const SQLITE_PLAIN_HEADER: &[u8] = b"SQLite format 3\0";
 /// Meta key of the state fold snapshot.
 const FOLD_SNAPSHOT: &str = "fold_snapshot";
 
+/// The schema migrations, in order; the newest version is their count.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_receipts.sql"),
+];
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
-        M::up(include_str!("migrations/001_initial.sql")),
-        M::up(include_str!("migrations/002_receipts.sql")),
-    ])
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
 }
 
 /// `PRAGMA application_id` is set by the first migration (as "ALYC").
 #[cfg(test)]
 #[test]
 fn the_first_migration_sets_the_application_id() {
-    assert!(include_str!("migrations/001_initial.sql")
-        .contains(&format!("PRAGMA application_id = {APPLICATION_ID};")));
+    assert!(MIGRATIONS[0].contains(&format!("PRAGMA application_id = {APPLICATION_ID};")));
+    migrations().validate().expect("the migrations are valid");
 }
 
 /// The newest schema version this build knows.
 pub fn latest_schema_version() -> usize {
-    2
+    MIGRATIONS.len()
 }
 
+/// Why a store could not be opened or used. Each variant says what went
+/// wrong and what to do; [`StoreError::kind`] is what callers act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "the database key does not open this consent store (the key check in {KEYCHECK_FILE} does not match). \
-         Nothing was changed. If the keystore was reset or not restored after a device transfer, \
-         restore the consents from the server into a new store"
+        "there is no consent store in {dir} yet: nothing has been recorded on this installation. \
+         A command that records a decision creates it"
+    )]
+    NoStoreYet { dir: String },
+    #[error(
+        "the consent store in {dir} is gone, but {trace}: an earlier installation's ledger was lost or moved. \
+         Nothing was created, so that the loss is not hidden. Put the store back if you have it, \
+         or recover (CLI: `altyn-consent recover`): that starts a new ledger whose first event records the loss, \
+         and restores from the server what it holds"
+    )]
+    StoreMissing {
+        dir: String,
+        /// The lost store's id, when a trace names it.
+        store_id: Option<String>,
+        /// What shows that a store existed.
+        trace: String,
+    },
+    #[error(
+        "the database key does not open this consent store (the key check in {KEYCHECK_FILE} does not match): \
+         the store's own key is not in the keystore. Nothing was changed. If the keystore was reset or not restored \
+         after a device transfer, recover: the store is kept aside and the consents are restored from the server"
     )]
     WrongKey,
     #[error(
         "the keystore holds no key for this consent store (id {store_id}); it may have been cleared, \
          or not restored on a new device. Nothing was changed: restore the keystore, \
-         or restore the consents from the server into a new store"
+         or recover (the store is kept aside and the consents are restored from the server)"
     )]
     KeyMissing { store_id: String },
-    #[error("the database key could not be loaded: {0}")]
-    KeyUnavailable(#[from] KeyError),
-    #[error("the keystore returned a key of {len} bytes; a consent store key has {KEY_LEN}")]
+    #[error(
+        "the keystore is locked or busy ({0}). Nothing is wrong with the consent store: try again later \
+         (e.g. after the device is unlocked); do not recover"
+    )]
+    KeyLocked(String),
+    #[error(
+        "the keystore could not be used: {0}. The consent store was not touched: fix the keystore and try again"
+    )]
+    KeyUnavailable(String),
+    #[error("the keystore returned a key of {len} bytes; a consent store key has {KEY_LEN}. Nothing was changed: recover if the key cannot be found")]
     BadKeyLength { len: usize },
     #[error("{path} is not an Altyn consent store: {reason}. It was left as it is")]
     NotAConsentStore { path: String, reason: String },
     #[error(
-        "the consent store {path} is damaged: {reason}. The key is right, so the file itself is corrupt. \
-         It was left as it is: keep a copy for investigation and restore the consents from the server"
+        "the consent store is damaged: {reason}. It was left as it is: keep it for investigation, \
+         then recover (the store is kept aside and the consents are restored from the server)"
     )]
-    Corrupt { path: String, reason: String },
+    Damaged { reason: String },
     #[error(
         "the consent store was written by a newer version of the app (schema {found}; this version knows up to {supported}). \
          Update the app; the store was not changed"
     )]
     SchemaTooNew { found: usize, supported: usize },
+    #[error(
+        "the consent store has schema {found} and this version writes {supported}; a read-only command cannot upgrade it. \
+         Run a command that records something (or open the app) once, then read again"
+    )]
+    SchemaTooOld { found: usize, supported: usize },
+    #[error(
+        "the consent store was opened read-only (for a read); nothing can be recorded through it"
+    )]
+    ReadOnly,
+    #[error(
+        "restore needs an empty store, and this one already holds {events} event(s). Nothing was written; \
+         restore on a fresh installation, or recover a store that cannot be read"
+    )]
+    NotEmpty { events: u64 },
     #[error("storage error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     #[error("could not read or write {path}: {source}")]
     Io {
         path: String,
         source: std::io::Error,
     },
-    #[error("a stored record could not be read: {0}")]
+    #[error("a stored record could not be read: {0}. Run verify to see which")]
     Decode(String),
     #[error(transparent)]
     Conflict(#[from] crate::policy::PolicyError),
     #[error("another connection recorded events meanwhile (expected #{expected}, found #{found}); read the store again")]
     HeadMoved { expected: u64, found: u64 },
+}
+
+impl From<KeyError> for StoreError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Locked(why) => StoreError::KeyLocked(why),
+            KeyError::Unavailable(why) => StoreError::KeyUnavailable(why),
+        }
+    }
+}
+
+/// SQLite's codes decide: a page that does not decrypt or does not hold a
+/// valid b-tree is damage, wherever in the file it is.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
+                StoreError::Damaged {
+                    reason: format!("a page does not decrypt or does not hold valid data ({e})"),
+                }
+            }
+            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// The kind of failure, which decides what the caller does.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::NoStoreYet { .. } => ErrorKind::NoStoreYet,
+            StoreError::StoreMissing { .. } => ErrorKind::StoreMissing,
+            StoreError::WrongKey
+            | StoreError::KeyMissing { .. }
+            | StoreError::BadKeyLength { .. } => ErrorKind::KeyLost,
+            // A keystore that fails for another reason than "no such key"
+            // is never a reason to give up a store: it is retried.
+            StoreError::KeyLocked(_) | StoreError::KeyUnavailable(_) => ErrorKind::KeyLocked,
+            StoreError::NotAConsentStore { .. }
+            | StoreError::Damaged { .. }
+            | StoreError::Decode(_) => ErrorKind::StoreDamaged,
+            StoreError::SchemaTooNew { .. } => ErrorKind::StoreTooNew,
+            StoreError::NotEmpty { .. } => ErrorKind::StoreNotEmpty,
+            StoreError::Conflict(_) | StoreError::ReadOnly => ErrorKind::InvalidRequest,
+            StoreError::SchemaTooOld { .. }
+            | StoreError::Sqlite(_)
+            | StoreError::Io { .. }
+            | StoreError::HeadMoved { .. } => ErrorKind::Storage,
+        }
+    }
 }
 
 /// What opens the database.
@@ -107,11 +208,31 @@ pub enum StoreKey<'a> {
     PlaintextBaseline,
 }
 
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Creates the store on a true first start, migrates, records.
+    ReadWrite,
+    /// Reads only: no file of the store is created, changed or deleted,
+    /// and the files and their folder may be read-only.
+    ReadOnly,
+}
+
+/// Name of the keystore entry that remembers which store an installation
+/// has (its value is the store id). It is what tells a first start from a
+/// store that went missing when the folder is empty: iOS keeps Keychain
+/// items across a reinstall, and a desktop keeps its key folder.
+pub const DEFAULT_INSTALLATION_MARKER: &str = "altyn-consent-installation";
+
 #[derive(Serialize, Deserialize)]
 struct KeyCheck {
     format: u32,
     store_id: String,
     key_check: String,
+    /// Set while the store is being created; a crash then leaves a first
+    /// start to finish, not a lost store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pending: bool,
 }
 
 fn key_check(key: &[u8]) -> String {
@@ -143,108 +264,195 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     store_id: String,
+    read_only: bool,
 }
 
 impl Store {
-    /// Opens the store in `dir`, creating it (and its key) if there is none.
+    /// Opens the store in `dir` for reading and writing, creating it (and
+    /// its key) only on a true first start.
     pub fn open(
         dir: &Path,
         key: StoreKey<'_>,
         new_install_id: impl FnOnce() -> String,
     ) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let path = dir.join(DB_FILE);
-        let keycheck_path = dir.join(KEYCHECK_FILE);
-        let exists = path.exists();
-        let display = path.display().to_string();
+        Self::open_with(
+            dir,
+            key,
+            Access::ReadWrite,
+            DEFAULT_INSTALLATION_MARKER,
+            new_install_id,
+        )
+    }
 
-        let (conn, store_id) = match key {
+    /// Opens the store in `dir`. Only a true first start (no store file, no
+    /// key check, no earlier installation's trace in the folder or marker in
+    /// the keystore) creates one, and only with [`Access::ReadWrite`]. Every
+    /// other state that is not a readable store is an error of its own kind,
+    /// and nothing is created, changed or deleted.
+    pub fn open_with(
+        dir: &Path,
+        key: StoreKey<'_>,
+        access: Access,
+        marker: &str,
+        new_install_id: impl FnOnce() -> String,
+    ) -> Result<Store, StoreError> {
+        let path = dir.join(DB_FILE);
+        let read_only = access == Access::ReadOnly;
+        let provider = match key {
             #[cfg(feature = "bench-support")]
             StoreKey::PlaintextBaseline => {
-                (Connection::open(&path)?, "plaintext-baseline".to_string())
+                create_private_dir(dir)?;
+                let mut store = Store {
+                    conn: Connection::open(&path)?,
+                    path,
+                    store_id: "plaintext-baseline".into(),
+                    read_only: false,
+                };
+                store.configure(false)?;
+                store.migrate()?;
+                store.ensure_install_id(new_install_id)?;
+                return Ok(store);
             }
-            StoreKey::Provider(provider) => {
-                if exists {
-                    check_not_plain_sqlite(&path)?;
-                }
-                let keycheck = read_keycheck(&keycheck_path)?;
-                let (store_id, key) = match (exists, keycheck) {
-                    (true, None) => {
-                        return Err(StoreError::NotAConsentStore {
-                            path: display,
-                            reason: format!("its key check file {KEYCHECK_FILE} is missing, so its key cannot be found"),
+            StoreKey::Provider(provider) => provider,
+        };
+        let (check, key, creating) = match lifecycle::probe(dir, provider, marker)? {
+            lifecycle::Found::Existing(check) => {
+                let key = load_key(provider, &check)?;
+                (check, key, false)
+            }
+            lifecycle::Found::FirstStart if read_only => {
+                return Err(StoreError::NoStoreYet {
+                    dir: dir.display().to_string(),
+                })
+            }
+            lifecycle::Found::FirstStart => {
+                let (check, key) = lifecycle::begin_creation(dir, provider, marker)?;
+                (check, key, true)
+            }
+            lifecycle::Found::CreationInterrupted(check) if read_only => {
+                let _ = check;
+                return Err(StoreError::NoStoreYet {
+                    dir: dir.display().to_string(),
+                });
+            }
+            lifecycle::Found::CreationInterrupted(check) => {
+                let key = match provider.load(&check.store_id)? {
+                    Some(key) => key,
+                    None if !path.exists() => {
+                        // The key check was written but the key not saved.
+                        let key = new_key()?;
+                        provider.save(&check.store_id, &key)?;
+                        key
+                    }
+                    None => {
+                        return Err(StoreError::KeyMissing {
+                            store_id: check.store_id,
                         })
                     }
-                    (_, Some(check)) => {
-                        let key = match provider.load(&check.store_id)? {
-                            Some(key) => key,
-                            None if !exists => {
-                                // Created the key check but crashed before the key was saved.
-                                let key = new_key()?;
-                                provider.save(&check.store_id, &key)?;
-                                key
-                            }
-                            None => return Err(StoreError::KeyMissing { store_id: check.store_id }),
-                        };
-                        if key.len() != KEY_LEN {
-                            return Err(StoreError::BadKeyLength { len: key.len() });
-                        }
-                        if key_check(&key) != check.key_check {
-                            return Err(StoreError::WrongKey);
-                        }
-                        (check.store_id, key)
-                    }
-                    (false, None) => {
-                        let store_id = uuid::Uuid::new_v4().to_string();
-                        let key = new_key()?;
-                        provider.save(&store_id, &key)?;
-                        let check = KeyCheck { format: 1, store_id: store_id.clone(), key_check: key_check(&key) };
-                        let json = serde_json::to_vec_pretty(&check).expect("key check serialises");
-                        keys::write_private_file(&keycheck_path, &json)
-                            .map_err(|source| StoreError::Io { path: keycheck_path.display().to_string(), source })?;
-                        (store_id, key)
-                    }
                 };
-                let conn = Connection::open(&path)?;
-                let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(&*key)));
-                conn.execute_batch(&pragma)?;
-                // SQLCipher would print its own decryption failures to stderr
-                // (or logcat); our errors say the same, in words a user can act on.
-                conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
-                (conn, store_id)
+                check_key(&key, &check)?;
+                provider.save(marker, check.store_id.as_bytes())?;
+                (check, key, true)
             }
         };
 
         let mut store = Store {
-            conn,
+            conn: lifecycle::connect(&path, read_only)?,
             path,
-            store_id,
+            store_id: check.store_id.clone(),
+            read_only,
         };
-        store.configure(exists)?;
+        store.unlock(&key)?;
+        store.configure(!creating)?;
+        if read_only {
+            store.check_schema_readable()?;
+            if store.meta("install_id")?.is_none() {
+                return Err(StoreError::Damaged {
+                    reason: "it has no installation id".into(),
+                });
+            }
+            return Ok(store);
+        }
         store.migrate()?;
-        if store.meta("install_id")?.is_none() {
-            store.set_meta("install_id", &new_install_id())?;
-            store.set_meta(
-                "created_at",
-                &crate::ledger::format_time(time::OffsetDateTime::now_utc()),
-            )?;
+        store.ensure_install_id(new_install_id)?;
+        if creating {
+            lifecycle::finish_creation(dir, &check)?;
+        } else {
+            // Stores created before the marker existed get it now; a
+            // recovered installation points it at its new store.
+            let marked = provider.load(marker)?;
+            if marked.as_deref().map(|m| m.as_slice()) != Some(check.store_id.as_bytes()) {
+                provider.save(marker, check.store_id.as_bytes())?;
+            }
         }
         Ok(store)
     }
 
-    fn corrupt(&self, e: rusqlite::Error) -> StoreError {
-        match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => {
-                StoreError::Corrupt {
-                    path: self.path.display().to_string(),
-                    reason: e.to_string(),
-                }
-            }
-            _ => StoreError::Sqlite(e),
+    /// Creates a new store in a folder whose store files were moved aside
+    /// by recovery, whatever traces of the old one remain (its quarantine,
+    /// the keystore marker, which now names the new store).
+    pub fn create_replacing(
+        dir: &Path,
+        key: StoreKey<'_>,
+        marker: &str,
+        new_install_id: impl FnOnce() -> String,
+    ) -> Result<Store, StoreError> {
+        let provider = match key {
+            StoreKey::Provider(provider) => provider,
+            #[cfg(feature = "bench-support")]
+            StoreKey::PlaintextBaseline => return Self::open(dir, key, new_install_id),
+        };
+        if let Some(name) = STORE_FILES.iter().find(|name| dir.join(name).exists()) {
+            return Err(StoreError::NotAConsentStore {
+                path: dir.join(name).display().to_string(),
+                reason: "a store file is still in the folder; recovery moves them aside first"
+                    .into(),
+            });
         }
+        let (check, key) = lifecycle::begin_creation(dir, provider, marker)?;
+        let mut store = Store {
+            conn: lifecycle::connect(&dir.join(DB_FILE), false)?,
+            path: dir.join(DB_FILE),
+            store_id: check.store_id.clone(),
+            read_only: false,
+        };
+        store.unlock(&key)?;
+        store.configure(false)?;
+        store.migrate()?;
+        store.ensure_install_id(new_install_id)?;
+        lifecycle::finish_creation(dir, &check)?;
+        Ok(store)
+    }
+
+    fn unlock(&self, key: &[u8]) -> Result<(), StoreError> {
+        let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key)));
+        self.conn.execute_batch(&pragma)?;
+        // SQLCipher would print its own decryption failures to stderr
+        // (or logcat); our errors say the same, in words a user can act on.
+        self.conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+        Ok(())
+    }
+
+    fn ensure_install_id(
+        &mut self,
+        new_install_id: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        if self.meta("install_id")?.is_none() {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (key, value) in [
+                ("install_id", new_install_id()),
+                (
+                    "created_at",
+                    crate::ledger::format_time(time::OffsetDateTime::now_utc()),
+                ),
+            ] {
+                upsert_meta(&tx, key, &value)?;
+            }
+            tx.commit()?;
+        }
+        Ok(())
     }
 
     fn configure(&mut self, existed: bool) -> Result<(), StoreError> {
@@ -252,17 +460,26 @@ impl Store {
         // failure here means the file is damaged.
         let app_id: i32 = self
             .conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| self.corrupt(e))?;
+            .query_row("PRAGMA application_id", [], |r| r.get(0))?;
         let tables: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| self.corrupt(e))?;
-        if existed && tables > 0 && app_id != APPLICATION_ID {
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if existed && (tables == 0 || app_id != APPLICATION_ID) {
             return Err(StoreError::NotAConsentStore {
                 path: self.path.display().to_string(),
-                reason: format!("its application id is {app_id:#x}, not {APPLICATION_ID:#x}"),
+                reason: if tables == 0 {
+                    "it holds no tables".into()
+                } else {
+                    format!("its application id is {app_id:#x}, not {APPLICATION_ID:#x}")
+                },
             });
+        }
+        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        if self.read_only {
+            // Belt and braces: the connection is opened read-only as well.
+            self.conn
+                .execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -16000;")?;
+            return Ok(());
         }
         // WAL + FULL: a transaction is on disk when commit returns. The page
         // cache may grow to 16 MB (SQLite's default is 2 MB), so that a sync
@@ -273,27 +490,45 @@ impl Store {
         self.conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000;",
         )?;
-        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(())
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let found: usize =
-            self.conn
-                .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    fn schema_version(&self) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    fn check_schema_readable(&self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
         let supported = latest_schema_version();
         if found > supported {
             return Err(StoreError::SchemaTooNew { found, supported });
         }
-        migrations()
-            .to_latest(&mut self.conn)
-            .map_err(|e| match e {
-                rusqlite_migration::Error::RusqliteError { err, .. } => self.corrupt(err),
-                other => StoreError::Decode(format!("schema migration failed: {other}")),
-            })?;
-        self.conn
-            .pragma_update(None, "application_id", APPLICATION_ID)?;
+        if found < supported {
+            return Err(StoreError::SchemaTooOld { found, supported });
+        }
         Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        let supported = latest_schema_version();
+        if found > supported {
+            return Err(StoreError::SchemaTooNew { found, supported });
+        }
+        if found == supported {
+            return Ok(());
+        }
+        migrations().to_latest(&mut self.conn).map_err(|e| match e {
+            rusqlite_migration::Error::RusqliteError { err, .. } => StoreError::from(err),
+            other => StoreError::Decode(format!("schema migration failed: {other}")),
+        })
+    }
+
+    /// Whether this store was opened for reading only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// `false` turns off the fsync per transaction: only for filling a store
@@ -324,11 +559,7 @@ impl Store {
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
+        Ok(upsert_meta(&self.conn, key, value)?)
     }
 
     pub fn install_id(&self) -> Result<String, StoreError> {
@@ -400,10 +631,7 @@ impl Store {
             ("head_hash", event.hash.clone()),
             (FOLD_SNAPSHOT, snapshot),
         ] {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
+            upsert_meta(&tx, key, &value)?;
         }
         tx.commit()?;
         Ok(event)
@@ -432,8 +660,7 @@ impl Store {
                 body: r.get(2)?,
             })
         })?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.corrupt(e))
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Every event, decoded, in sequence order.
@@ -658,6 +885,53 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// How many receipts are kept.
+    pub fn receipt_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM receipts", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// The sequence numbers marked as acknowledged.
+    pub fn acked_seqs(&self) -> Result<std::collections::BTreeSet<u64>, StoreError> {
+        self.seqs("SELECT seq FROM acks")
+    }
+
+    /// The sequence numbers waiting in the outbox (pending or parked).
+    pub fn outbox_seqs(&self) -> Result<std::collections::BTreeSet<u64>, StoreError> {
+        self.seqs("SELECT seq FROM outbox")
+    }
+
+    fn seqs(&self, sql: &str) -> Result<std::collections::BTreeSet<u64>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+        let mut out = std::collections::BTreeSet::new();
+        for seq in rows {
+            out.insert(seq? as u64);
+        }
+        Ok(out)
+    }
+
+    /// The newest event, decoded (it lives on the ledger's last page).
+    pub fn last_event(&self) -> Result<Option<Event>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT seq, id, body FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(StoredEvent {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        id: r.get(1)?,
+                        body: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?;
+        row.map(|row| decode_event(&row)).transpose()
+    }
+
     /// How many events a receipt covers.
     pub fn acknowledged_count(&self) -> Result<u64, StoreError> {
         Ok(self
@@ -681,9 +955,9 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let existing: i64 = tx.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
         if existing > 0 {
-            return Err(StoreError::Decode(
-                "restore needs an empty store; this one already holds events".into(),
-            ));
+            return Err(StoreError::NotEmpty {
+                events: existing as u64,
+            });
         }
         for event in events {
             let body = String::from_utf8(
@@ -719,10 +993,7 @@ impl Store {
             ("head_hash", head_hash),
             (FOLD_SNAPSHOT, fold_snapshot.to_string()),
         ] {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
+            upsert_meta(&tx, key, &value)?;
         }
         tx.commit()?;
         Ok(())
@@ -742,8 +1013,7 @@ impl Store {
         }
         let result: String = self
             .conn
-            .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| self.corrupt(e))?;
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if result != "ok" {
             problems.push(result);
         }
@@ -760,10 +1030,49 @@ impl Store {
 
 fn new_key() -> Result<Zeroizing<Vec<u8>>, StoreError> {
     let mut key = Zeroizing::new(vec![0u8; KEY_LEN]);
-    getrandom::fill(&mut key).map_err(|e| {
-        StoreError::KeyUnavailable(KeyError::Unavailable(format!("no system randomness: {e}")))
-    })?;
+    getrandom::fill(&mut key)
+        .map_err(|e| StoreError::KeyUnavailable(format!("no system randomness: {e}")))?;
     Ok(key)
+}
+
+/// The key of an existing store, checked against its key check.
+fn load_key(
+    provider: &dyn KeyProvider,
+    check: &KeyCheck,
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let key = provider
+        .load(&check.store_id)?
+        .ok_or_else(|| StoreError::KeyMissing {
+            store_id: check.store_id.clone(),
+        })?;
+    check_key(&key, check)?;
+    Ok(key)
+}
+
+fn check_key(key: &[u8], check: &KeyCheck) -> Result<(), StoreError> {
+    if key.len() != KEY_LEN {
+        return Err(StoreError::BadKeyLength { len: key.len() });
+    }
+    if key_check(key) != check.key_check {
+        return Err(StoreError::WrongKey);
+    }
+    Ok(())
+}
+
+fn write_keycheck(path: &Path, check: &KeyCheck) -> Result<(), StoreError> {
+    let json = serde_json::to_vec_pretty(check).expect("key check serialises");
+    keys::write_private_file(path, &json).map_err(|source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn upsert_meta(conn: &Connection, key: &str, value: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
 }
 
 fn read_keycheck(path: &Path) -> Result<Option<KeyCheck>, StoreError> {

@@ -72,6 +72,19 @@ impl SyncConfig {
     }
 }
 
+impl SyncReport {
+    /// Ends the pass early, for this reason.
+    pub fn stop(&mut self, kind: crate::error::ErrorKind, why: String) {
+        self.stop_kind = Some(kind);
+        self.stopped_because = Some(why);
+    }
+
+    /// Whether the pass ended without doing all it set out to do.
+    pub fn stopped_early(&self) -> bool {
+        self.stopped_because.is_some()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("sync is not configured correctly: {0}")]
@@ -98,6 +111,9 @@ pub struct SyncReport {
     pub next_retry_in_secs: Option<u64>,
     /// Why the pass stopped early, if it did.
     pub stopped_because: Option<String>,
+    /// The kind of that stop: `network` (try again later) or
+    /// `server_rejected` (the server refused, or did not prove the upload).
+    pub stop_kind: Option<crate::error::ErrorKind>,
     /// A new policy version arrived in this pass.
     pub policy_updated_to: Option<u32>,
 }

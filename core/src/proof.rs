@@ -1,0 +1,298 @@
+//! The proof of a consent: the hash chain of the ledger *and* the server's
+//! signed receipts over it. One check of receipts against a ledger serves
+//! every place that relies on them: `verify` of a store, the export
+//! verifier, restore, and each upload. A ledger that is shorter than its
+//! receipts, or differs from them, fails and the receipt is named: a
+//! holder of the store's key can re-hash a chain, but cannot sign a receipt.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::{verify_chain, ChainBreak, ChainHead, ChainReport, Event};
+use crate::policy::PolicyDocument;
+use crate::sync::wire::{EventsPage, Receipt};
+
+/// Format tag of an export. Version 2 carries the receipts; version 1
+/// exports (no receipts) still verify.
+pub const EXPORT_FORMAT: &str = "altyn-consent-export/2";
+const EXPORT_FORMAT_V1: &str = "altyn-consent-export/1";
+
+pub const HASH_RULE: &str = "hash = lowercase hex SHA-256 of the UTF-8 bytes \"altyn-consent/event/v1\\n\" followed by the event as JSON without its \"hash\" member, object keys sorted by their UTF-8 bytes, no whitespace; prev_hash of event 1 is 64 zeros, of event n the hash of event n-1. A policy's hash is the same rule with \"altyn-consent/policy/v1\\n\" over the whole document. A receipt's signature is Ed25519 over the UTF-8 bytes \"altyn-consent/receipt/v1\\n\" followed by its body in the same canonical JSON.";
+
+/// A receipt that does not prove what it should.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("receipt #{index} (received {received_at}, key {key_id}): {reason}")]
+pub struct ReceiptProblem {
+    /// 1-based position among the receipts checked.
+    pub index: usize,
+    pub received_at: String,
+    pub key_id: String,
+    pub reason: String,
+}
+
+/// What a set of receipts proves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    pub receipts: u64,
+    /// Distinct events acknowledged by a verified receipt.
+    pub acknowledged: u64,
+    /// The highest acknowledged sequence number (0 if none).
+    pub last_acknowledged: u64,
+}
+
+/// Checks receipts against a ledger (`events` in sequence order from #1):
+/// each signature against the trusted keys, each installation id, each
+/// acknowledged event (number, id and hash) present and equal in the
+/// ledger, and each receipt's chain head inside the ledger and equal.
+pub fn check_receipts(
+    receipts: &[Receipt],
+    install_id: &str,
+    events: &[Event],
+    keys: &[VerifyingKey],
+) -> Result<Coverage, ReceiptProblem> {
+    let mut acked: BTreeMap<u64, ()> = BTreeMap::new();
+    for (i, receipt) in receipts.iter().enumerate() {
+        let problem = |reason: String| ReceiptProblem {
+            index: i + 1,
+            received_at: receipt.body.received_at.clone(),
+            key_id: receipt.body.key_id.clone(),
+            reason,
+        };
+        receipt.verify(keys).map_err(|e| problem(e.to_string()))?;
+        if receipt.body.install_id != install_id {
+            return Err(problem("it is for another installation".into()));
+        }
+        let ledger_len = events.len() as u64;
+        let event_at = |seq: u64| -> Option<&Event> {
+            if seq == 0 || seq > ledger_len {
+                None
+            } else {
+                events.get((seq - 1) as usize)
+            }
+        };
+        for ack in &receipt.body.acknowledged {
+            let Some(event) = event_at(ack.seq) else {
+                return Err(problem(format!(
+                    "it acknowledges event #{} and the ledger ends at #{ledger_len}: events were removed",
+                    ack.seq
+                )));
+            };
+            if event.id != ack.id || event.hash != ack.hash {
+                return Err(problem(format!(
+                    "event #{} in the ledger is not the one the server acknowledged (id or hash differ): it was altered or replaced",
+                    ack.seq
+                )));
+            }
+            acked.insert(ack.seq, ());
+        }
+        let head = &receipt.body.head;
+        if head.events > 0 {
+            match event_at(head.events) {
+                None => {
+                    return Err(problem(format!(
+                        "the server's chain then ended at event #{} and the ledger ends at #{ledger_len}: events were removed",
+                        head.events
+                    )))
+                }
+                Some(event) if event.hash != head.hash => {
+                    return Err(problem(format!(
+                        "the server's chain then ended at event #{} with another hash: the ledger was rewritten",
+                        head.events
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(Coverage {
+        receipts: receipts.len() as u64,
+        acknowledged: acked.len() as u64,
+        last_acknowledged: acked.keys().next_back().copied().unwrap_or(0),
+    })
+}
+
+/// A subject's whole history in one self-contained JSON document (§8.2): the
+/// events with their chain, every policy text they refer to, and the
+/// server's signed receipts, so anyone can check it without this library
+/// (see `core/docs/verifying-an-export.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    pub format: String,
+    pub exported_at: String,
+    pub install_id: String,
+    pub subject: String,
+    /// How to recompute an event hash and check a receipt, in words.
+    pub hash_rule: String,
+    pub head: ChainHead,
+    pub policies: Vec<PolicyDocument>,
+    pub events: Vec<Event>,
+    /// The server's signed receipts over these events, oldest first.
+    #[serde(default)]
+    pub receipts: Vec<Receipt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    #[error("not an Altyn Consent export: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Broken(#[from] ChainBreak),
+    #[error("event #{seq} refers to policy {policy_id} v{version} with hash {hash}, and the export holds no such text")]
+    MissingPolicy {
+        seq: u64,
+        policy_id: String,
+        version: u32,
+        hash: String,
+    },
+    #[error(transparent)]
+    Receipt(#[from] ReceiptProblem),
+    #[error(
+        "the export carries {count} signed receipt(s) and no server key was given to check them: \
+         pass the server's public key (CLI: --server-key or --server-data-dir)"
+    )]
+    NoTrustedKey { count: usize },
+}
+
+/// What an export proves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportReport {
+    pub chain: ChainReport,
+    pub coverage: Coverage,
+}
+
+/// Checks an export: format, every policy's hash, the whole chain up to the
+/// stated head, that every event's policy is included, and every receipt
+/// against the trusted server keys and the events.
+pub fn verify_export(
+    bytes: &[u8],
+    server_keys: &[VerifyingKey],
+) -> Result<ExportReport, ExportError> {
+    let export: Export =
+        serde_json::from_slice(bytes).map_err(|e| ExportError::Malformed(e.to_string()))?;
+    if export.format != EXPORT_FORMAT && export.format != EXPORT_FORMAT_V1 {
+        return Err(ExportError::Malformed(format!(
+            "format {:?}, expected {EXPORT_FORMAT:?}",
+            export.format
+        )));
+    }
+    let chain = verify_chain(
+        &export.events,
+        Some((export.head.events, &export.head.hash)),
+    )?;
+    if let Some(first) = export.events.first() {
+        if first.install_id != export.install_id {
+            return Err(ExportError::Malformed(
+                "its events belong to another installation than the one it names".into(),
+            ));
+        }
+    }
+    let hashes: Vec<String> = export.policies.iter().map(PolicyDocument::hash).collect();
+    for event in &export.events {
+        if !hashes.contains(&event.policy.hash) {
+            return Err(ExportError::MissingPolicy {
+                seq: event.seq,
+                policy_id: event.policy.id.clone(),
+                version: event.policy.version,
+                hash: event.policy.hash.clone(),
+            });
+        }
+    }
+    if !export.receipts.is_empty() && server_keys.is_empty() {
+        return Err(ExportError::NoTrustedKey {
+            count: export.receipts.len(),
+        });
+    }
+    let coverage = check_receipts(
+        &export.receipts,
+        &export.install_id,
+        &export.events,
+        server_keys,
+    )?;
+    Ok(ExportReport { chain, coverage })
+}
+
+/// A restore payload that proved itself: the events of one installation,
+/// each covered by a verified receipt, and those receipts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestorePlan {
+    pub install_id: String,
+    pub events: Vec<Event>,
+    /// Each receipt with the sequence numbers it acknowledges.
+    pub receipts: Vec<(Receipt, Vec<u64>)>,
+    pub head: ChainHead,
+}
+
+/// Checks what the server returned for a restore: the installation whose
+/// newest event is the most recent (by time, then by count), its chain link
+/// by link, and every event covered by a verified receipt with its hash.
+/// `Ok(None)`: the server holds no events for the subject.
+pub fn check_restore_page(
+    page: &EventsPage,
+    server_keys: &[VerifyingKey],
+) -> Result<Option<RestorePlan>, String> {
+    let mut by_install: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    for event in &page.events {
+        by_install.entry(&event.install_id).or_default().push(event);
+    }
+    // Times are fixed-width UTC (`ledger::format_time`), so they order as
+    // text; an unparsable one is refused by the chain check below anyway.
+    let newest = |events: &Vec<&Event>| -> (Option<time::OffsetDateTime>, usize) {
+        let at = events
+            .iter()
+            .filter_map(|e| crate::ledger::parse_time(&e.at))
+            .max();
+        (at, events.len())
+    };
+    let Some((install_id, events)) = by_install
+        .iter()
+        .max_by(|a, b| newest(a.1).cmp(&newest(b.1)))
+    else {
+        return Ok(None);
+    };
+    let mut events: Vec<Event> = events.iter().map(|e| (*e).clone()).collect();
+    events.sort_by_key(|e| e.seq);
+    let chain = verify_chain(&events, None).map_err(|e| e.to_string())?;
+    let receipts: Vec<Receipt> = page
+        .receipts
+        .iter()
+        .filter(|r| r.body.install_id == *install_id)
+        .cloned()
+        .collect();
+    if receipts.is_empty() {
+        return Err("the server returned events without a signed receipt".into());
+    }
+    let coverage =
+        check_receipts(&receipts, install_id, &events, server_keys).map_err(|e| e.to_string())?;
+    if coverage.acknowledged != events.len() as u64 {
+        let covered: std::collections::BTreeSet<u64> = receipts
+            .iter()
+            .flat_map(|r| r.body.acknowledged.iter().map(|a| a.seq))
+            .collect();
+        let missing = events
+            .iter()
+            .find(|e| !covered.contains(&e.seq))
+            .map(|e| e.seq)
+            .unwrap_or(0);
+        return Err(format!(
+            "event #{missing} is not covered by a signed receipt with its hash"
+        ));
+    }
+    Ok(Some(RestorePlan {
+        install_id: install_id.to_string(),
+        receipts: receipts
+            .into_iter()
+            .map(|r| {
+                let seqs = r.body.acknowledged.iter().map(|a| a.seq).collect();
+                (r, seqs)
+            })
+            .collect(),
+        head: ChainHead {
+            events: chain.events,
+            hash: chain.head_hash,
+        },
+        events,
+    }))
+}
