@@ -2,15 +2,23 @@
 """Verifies an Altyn Consent export without any of Altyn Consent's code.
 
 A compliance officer (or the backend) can check a borrower's consent history
-with nothing but Python's standard library:
+with Python's standard library and, for the server's signed receipts, the
+`cryptography` package (Ed25519):
 
-    python3 scripts/verify-export.py export.json
+    python3 scripts/verify-export.py export.json [--server-key HEX ...]
 
 It recomputes every event hash and policy hash from the rule written in the
-export itself, walks the chain from the first event to the stated head, and
-checks that the policy text each event refers to is included. Exit code 0
-means the history is intact; 1 names the first broken event.
+export itself, walks the chain from the first event to the stated head,
+checks that the policy text each event refers to is included, and checks
+every receipt the export carries: its Ed25519 signature by one of the given
+server keys (64 hex digits, as `receipt-key.pub`), and that each event it
+acknowledges is in the chain with the same id and hash. Someone holding the
+store's key can re-hash a chain; only the server can sign a receipt. Exit
+code 0 means the history is intact; 1 names the first broken event or
+receipt; 2 is a usage error (e.g. receipts and no key to check them).
 """
+import argparse
+import base64
 import hashlib
 import json
 import sys
@@ -28,10 +36,46 @@ def domain_hash(domain, value):
     return hashlib.sha256(domain.encode() + b"\n" + canonical(value)).hexdigest()
 
 
-def main(path):
+def check_receipts(export, keys):
+    """Each receipt: signed by a trusted key, for this installation, and
+    every event it acknowledges is in the chain, equal."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    trusted = {hashlib.sha256(k).hexdigest()[:16]: Ed25519PublicKey.from_public_bytes(k) for k in keys}
+    events = export["events"]
+    for n, receipt in enumerate(export.get("receipts", []), start=1):
+        body = receipt["body"]
+        where = f"receipt #{n} (received {body.get('received_at')}, key {body.get('key_id')})"
+        key = trusted.get(body["key_id"])
+        if key is None:
+            return fail(f"{where}: not signed by a trusted server key")
+        try:
+            key.verify(base64.b64decode(receipt["signature"]), b"altyn-consent/receipt/v1\n" + canonical(body))
+        except (InvalidSignature, ValueError):
+            return fail(f"{where}: its signature does not verify: it was altered or forged")
+        if body["install_id"] != export["install_id"]:
+            return fail(f"{where}: it is for another installation")
+        for ack in body["acknowledged"]:
+            seq = ack["seq"]
+            if not 1 <= seq <= len(events):
+                return fail(f"{where}: it acknowledges event #{seq} and the chain ends at #{len(events)}: events were removed")
+            event = events[seq - 1]
+            if event["id"] != ack["id"] or event["hash"] != ack["hash"]:
+                return fail(f"{where}: event #{seq} is not the one the server acknowledged: it was altered or replaced")
+        head = body["head"]
+        if head["events"] > 0:
+            if head["events"] > len(events):
+                return fail(f"{where}: the server's chain then ended at event #{head['events']} and the chain ends at #{len(events)}: events were removed")
+            if events[head["events"] - 1]["hash"] != head["hash"]:
+                return fail(f"{where}: the server's chain then ended at event #{head['events']} with another hash: the chain was rewritten")
+    return 0
+
+
+def main(path, keys):
     with open(path, encoding="utf-8") as f:
         export = json.load(f)
-    if export.get("format") != "altyn-consent-export/1":
+    if export.get("format") not in ("altyn-consent-export/1", "altyn-consent-export/2"):
         return fail(f"not an Altyn Consent export (format {export.get('format')!r})")
     policy_hashes = {domain_hash("altyn-consent/policy/v1", p) for p in export["policies"]}
     prev = GENESIS
@@ -50,8 +94,18 @@ def main(path):
     head = export["head"]
     if head["events"] != len(export["events"]) or head["hash"] != prev:
         return fail("the chain does not end at the stated head: events were removed")
+    receipts = export.get("receipts", [])
+    if receipts and not keys:
+        print(f"the export carries {len(receipts)} signed receipt(s): pass --server-key to check them", file=sys.stderr)
+        return 2
+    if check_receipts(export, keys):
+        return 1
+    acked = {a["seq"] for r in receipts for a in r["body"]["acknowledged"]}
     kinds = ", ".join(e["kind"]["type"] for e in export["events"])
-    print(f"export verified independently: {len(export['events'])} events, head {prev[:12]} ({kinds})")
+    print(
+        f"export verified independently: {len(export['events'])} events, head {prev[:12]}, "
+        f"{len(receipts)} signed receipt(s) covering {len(acked)} ({kinds})"
+    )
     return 0
 
 
@@ -61,7 +115,14 @@ def fail(message):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        print("usage: verify-export.py EXPORT.json", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(main(sys.argv[1]))
+    parser = argparse.ArgumentParser(description="Verify an Altyn Consent export independently.")
+    parser.add_argument("export")
+    parser.add_argument("--server-key", action="append", default=[], help="trusted receipt key, 64 hex digits (repeatable)")
+    args = parser.parse_args()
+    try:
+        keys = [bytes.fromhex(k.strip()) for k in args.server_key]
+    except ValueError:
+        parser.error("a server key is 64 hex digits")
+    if any(len(k) != 32 for k in keys):
+        parser.error("a server key is 64 hex digits")
+    sys.exit(main(args.export, keys))

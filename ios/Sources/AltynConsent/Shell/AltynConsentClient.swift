@@ -21,12 +21,33 @@ public final class AltynConsentClient: @unchecked Sendable {
         _ = core.removeObserver(handle: observerHandle)
     }
 
-    /// Opens (or creates) the encrypted store in `directory` (use a folder
-    /// in Application Support, excluded from backups: the Keychain item that
-    /// holds the key is this-device-only).
-    public static func open(directory: URL, app: AppInfo, keys: KeyProvider) async throws -> AltynConsentClient {
+    /// Opens the encrypted store in `directory` (use a folder in
+    /// Application Support, excluded from backups: the Keychain item that
+    /// holds the key is this-device-only). Only a true first start creates a
+    /// store; `.storeMissing` (e.g. after a reinstall: the Keychain outlives
+    /// the app's files), `.storeDamaged` and `.keyLost` call for `recover`,
+    /// `.keyLocked` for a later retry. `serverKeys` are the sync server's
+    /// receipt keys, which `verify` checks receipts against.
+    public static func open(directory: URL, app: AppInfo, keys: KeyProvider, serverKeys: [String] = []) async throws -> AltynConsentClient {
         try await offMain {
-            try AltynConsentClient(core: ConsentCore.open(config: OpenConfig(dataDir: directory.path, app: app), keyProvider: keys))
+            try AltynConsentClient(core: ConsentCore.open(
+                config: OpenConfig(dataDir: directory.path, app: app, serverKeys: serverKeys), keyProvider: keys))
+        }
+    }
+
+    /// Recovers a store that `open` reported as missing, damaged or keyless:
+    /// with `settings`, the server's copy is fetched and checked first (a
+    /// network failure changes nothing); the old files are moved into
+    /// `quarantine/` (kept); the loss is recorded as its own event.
+    public static func recover(
+        directory: URL, app: AppInfo, keys: KeyProvider, settings: SyncSettings?, tokens: TokenProvider?
+    ) async throws -> AltynConsentClient {
+        let config = OpenConfig(dataDir: directory.path, app: app, serverKeys: settings?.serverKeys ?? [])
+        do {
+            let core = try await ConsentCore.recover(config: config, keyProvider: keys, settings: settings, tokens: tokens)
+            return try AltynConsentClient(core: core)
+        } catch let error as ConsentError {
+            throw ConsentFailure(error)
         }
     }
 

@@ -8,6 +8,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
 import kz.altyncoin.consent.AppInfo
 import kz.altyncoin.consent.ConsentCore
+import kz.altyncoin.consent.ConsentException
 import kz.altyncoin.consent.ConsentState
 import kz.altyncoin.consent.HistoryEntry
 import kz.altyncoin.consent.KeyProvider
@@ -17,6 +18,7 @@ import kz.altyncoin.consent.PermissionInfo
 import kz.altyncoin.consent.PolicyChanges
 import kz.altyncoin.consent.PolicyText
 import kz.altyncoin.consent.ReceiptInfo
+import kz.altyncoin.consent.RecoveryInfo
 import kz.altyncoin.consent.StateObserver
 import kz.altyncoin.consent.SyncReport
 import kz.altyncoin.consent.SyncSettings
@@ -53,22 +55,51 @@ class AltynConsent private constructor(
 
     companion object {
         /**
-         * Opens (or creates) the encrypted store in [dataDir] (use
+         * Opens the encrypted store in [dataDir] (use
          * `context.noBackupFilesDir`: the key does not survive a backup
-         * restore, so the store must not be restored either).
+         * restore, so the store must not be restored either). Only a true
+         * first start creates one. [serverKeys] are the sync server's receipt
+         * keys built into the app, which [verify] checks receipts against.
          *
-         * @throws ConsentFailure.KeyUnavailable if the keystore has no or a
-         *   wrong key; the store file is left untouched.
+         * @throws ConsentFailure.StoreMissing, ConsentFailure.StoreDamaged,
+         *   ConsentFailure.KeyLost: the store cannot be read; nothing was
+         *   changed; call [recover].
+         * @throws ConsentFailure.KeyLocked: try again later.
          */
         suspend fun open(
             dataDir: File,
             app: AppInfo,
             keys: KeyProvider,
+            serverKeys: List<String> = emptyList(),
             io: CoroutineDispatcher = Dispatchers.IO,
         ): AltynConsent = withContext(io) {
             translated {
-                AltynConsent(ConsentCore.open(OpenConfig(dataDir.path, app), keys), io)
+                AltynConsent(ConsentCore.open(OpenConfig(dataDir.path, app, serverKeys), keys), io)
             }
+        }
+
+        /**
+         * Recovers a store that [open] reported as missing, damaged or
+         * keyless: with [settings], the server's copy is fetched and checked
+         * first (a network failure changes nothing); the old files are moved
+         * into `quarantine/` (kept); the loss is recorded as its own event.
+         * [AltynConsent.recovery] tells what happened.
+         */
+        suspend fun recover(
+            dataDir: File,
+            app: AppInfo,
+            keys: KeyProvider,
+            settings: SyncSettings?,
+            tokens: TokenProvider?,
+            io: CoroutineDispatcher = Dispatchers.IO,
+        ): AltynConsent = withContext(io) {
+            val serverKeys = settings?.serverKeys ?: emptyList()
+            val core = try {
+                ConsentCore.recover(OpenConfig(dataDir.path, app, serverKeys), keys, settings, tokens)
+            } catch (e: ConsentException) {
+                throw e.toFailure()
+            }
+            AltynConsent(core, io)
         }
 
         /**
@@ -87,6 +118,9 @@ class AltynConsent private constructor(
             }
         }
     }
+
+    /** What [recover] did, if this client was made by it. */
+    fun recovery(): RecoveryInfo? = core.recovery()
 
     /** The current policy in the best language for [locale] (Russian is authoritative). */
     suspend fun policy(locale: String): PolicyText = call { core.policy(locale) }

@@ -8,12 +8,20 @@ import kz.altyncoin.consent.ConsentException
  * key material. Nothing is recorded when one is thrown.
  */
 sealed class ConsentFailure(message: String, cause: Throwable) : Exception(message, cause) {
-    /** No key, a wrong key, or an unreachable keystore. The store file is kept:
-     *  restore the keystore, or restore the consents from the server. */
-    class KeyUnavailable(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    /** A read found no store: nothing has been recorded yet. */
+    class NoStoreYet(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
-    /** The store file is damaged; it was left as it is. Restore from the server. */
+    /** The store is gone but a trace shows it existed (e.g. a key left by an earlier installation). Put it back, or call [AltynConsent.recover]. */
+    class StoreMissing(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** The store file is damaged or not a consent store; it was left as it is. Call [AltynConsent.recover]. */
     class StoreDamaged(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** The store's key is gone from the keystore (or is not this store's). The file is kept: call [AltynConsent.recover]. */
+    class KeyLost(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** The keystore is locked or busy: try again later. Nothing is wrong with the store; never recover on this. */
+    class KeyLocked(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The store comes from a newer app version: ask the user to update. */
     class StoreTooNew(message: String, cause: Throwable) : ConsentFailure(message, cause)
@@ -24,34 +32,53 @@ sealed class ConsentFailure(message: String, cause: Throwable) : Exception(messa
     /** Acceptance without the 18+ confirmation: ask for it. */
     class AgeNotConfirmed(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
-    /** The text shown is not the current version: show [currentVersion] and ask again. */
-    class StalePolicy(message: String, val currentVersion: UInt, cause: Throwable) : ConsentFailure(message, cause)
-
     /** Permissions are decided only after the policy is accepted. */
     class PolicyNotAccepted(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
-    /** A bad request from the app: unknown permission or locale, nothing to withdraw, ... */
+    /** A bad request from the app: unknown permission or locale, nothing to withdraw, nothing to recover, ... */
     class InvalidRequest(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
-    /** Sync settings or the access token are wrong. */
+    /** Restore needs an empty store, and this one holds events. */
+    class StoreNotEmpty(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** The ledger, its receipts or an export does not check out: it was altered. */
+    class VerificationFailed(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** Sync settings, the server keys or the access token are wrong. */
     class SyncSetup(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
-    /** Restore from the server failed; nothing was written. */
-    class RestoreFailed(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    /** The server could not be reached: nothing was lost, try again later. */
+    class Network(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** The server refused, or its answer does not prove itself. */
+    class ServerRejected(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** A bug in the library: please report it. */
+    class Internal(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
+    /** The text shown is not the current version: show [currentVersion] and ask again. */
+    class StalePolicy(message: String, val currentVersion: UInt, cause: Throwable) : ConsentFailure(message, cause)
 }
 
-/** The generated exception as the app-facing [ConsentFailure]. */
+/** The generated exception as the app-facing [ConsentFailure]; one class per kind of failure of the core. */
 fun ConsentException.toFailure(): ConsentFailure = when (this) {
-    is ConsentException.KeyUnavailable -> ConsentFailure.KeyUnavailable(reason, this)
+    is ConsentException.NoStoreYet -> ConsentFailure.NoStoreYet(reason, this)
+    is ConsentException.StoreMissing -> ConsentFailure.StoreMissing(reason, this)
     is ConsentException.StoreDamaged -> ConsentFailure.StoreDamaged(reason, this)
+    is ConsentException.KeyLost -> ConsentFailure.KeyLost(reason, this)
+    is ConsentException.KeyLocked -> ConsentFailure.KeyLocked(reason, this)
     is ConsentException.StoreTooNew -> ConsentFailure.StoreTooNew(reason, this)
     is ConsentException.Storage -> ConsentFailure.StorageFailed(reason, this)
     is ConsentException.AgeNotConfirmed -> ConsentFailure.AgeNotConfirmed(reason, this)
-    is ConsentException.StalePolicy -> ConsentFailure.StalePolicy(reason, currentVersion, this)
     is ConsentException.PolicyNotAccepted -> ConsentFailure.PolicyNotAccepted(reason, this)
     is ConsentException.InvalidRequest -> ConsentFailure.InvalidRequest(reason, this)
+    is ConsentException.StoreNotEmpty -> ConsentFailure.StoreNotEmpty(reason, this)
+    is ConsentException.VerificationFailed -> ConsentFailure.VerificationFailed(reason, this)
     is ConsentException.SyncSetup -> ConsentFailure.SyncSetup(reason, this)
-    is ConsentException.RestoreFailed -> ConsentFailure.RestoreFailed(reason, this)
+    is ConsentException.Network -> ConsentFailure.Network(reason, this)
+    is ConsentException.ServerRejected -> ConsentFailure.ServerRejected(reason, this)
+    is ConsentException.Internal -> ConsentFailure.Internal(reason, this)
+    is ConsentException.StalePolicy -> ConsentFailure.StalePolicy(reason, currentVersion, this)
 }
 
 internal inline fun <T> translated(block: () -> T): T =

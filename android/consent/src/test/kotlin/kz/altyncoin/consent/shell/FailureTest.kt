@@ -26,14 +26,14 @@ class FailureTest {
         val dir = File(tmp, "store")
         AltynConsent.open(dir, testApp, MemoryKeys()).use { it.accept(it.policy("ru"), ageConfirmed = true) }
         val before = digest(dir)
-        val e = assertThrows<ConsentFailure.KeyUnavailable> {
+        val e = assertThrows<ConsentFailure.KeyLost> {
             runBlocking { AltynConsent.open(dir, testApp, FixedKeys(ByteArray(32) { 7 })) }
         }
         assertTrue(e.message!!.contains("does not open this consent store"), e.message)
         assertFalse(e.message!!.contains("0707"), "no key material in messages")
         // A keystore that lost the key: also refused, with what to do.
-        val lost = assertThrows<ConsentFailure.KeyUnavailable> { runBlocking { AltynConsent.open(dir, testApp, MemoryKeys()) } }
-        assertTrue(lost.message!!.contains("restore"), lost.message)
+        val lost = assertThrows<ConsentFailure.KeyLost> { runBlocking { AltynConsent.open(dir, testApp, MemoryKeys()) } }
+        assertTrue(lost.message!!.contains("recover"), lost.message)
         assertEquals(before, digest(dir))
     }
 
@@ -80,9 +80,34 @@ class FailureTest {
     fun `keys round-trip through the foreign key provider unchanged`() = runBlocking {
         val keys = MemoryKeys()
         AltynConsent.open(File(tmp, "store"), testApp, keys).close()
-        val saved = keys.keys.values.single()
+        // The store's key, and the installation marker (its store id), which
+        // tells a later start that a store existed.
+        val marker = keys.keys.getValue("altyn-consent-installation").decodeToString()
+        val saved = keys.keys.getValue(marker)
         assertEquals(32, saved.size)
         AltynConsent.open(File(tmp, "store"), testApp, keys).close()
-        assertArrayEquals(saved, keys.keys.values.single())
+        assertArrayEquals(saved, keys.keys.getValue(marker))
+    }
+
+    @Test
+    fun `a store whose files are gone is missing, and recover keeps what is left and records the loss`() = runBlocking {
+        val keys = MemoryKeys()
+        val dir = File(tmp, "store")
+        AltynConsent.open(dir, testApp, keys).use { it.accept(it.policy("ru"), ageConfirmed = true) }
+        // As after an iOS reinstall: the files are gone, the keystore is not.
+        File(dir, "consent.db").delete()
+        val missing = assertThrows<ConsentFailure.StoreMissing> { runBlocking { AltynConsent.open(dir, testApp, keys) } }
+        assertTrue(missing.message!!.contains("recover"), missing.message)
+        AltynConsent.recover(dir, testApp, keys, settings = null, tokens = null).use { consent ->
+            val info = consent.recovery()!!
+            assertEquals(kz.altyncoin.consent.FailureKind.STORE_MISSING, info.reason)
+            assertTrue(File(info.quarantine!!, "consent.keycheck.json").exists())
+            assertEquals(listOf("store_recovered"), consent.history().map { it.kind })
+        }
+        // Recovery is for unreadable stores only.
+        assertThrows<ConsentFailure.InvalidRequest> {
+            runBlocking { AltynConsent.recover(dir, testApp, keys, settings = null, tokens = null) }
+        }
+        Unit
     }
 }

@@ -107,7 +107,7 @@ class GoldenJourneyTest {
             }
             assertEquals(steps.length(), checked)
             assertTrue(events > 10)
-            assertEquals(events, verifyExport(consent.export()).toLong())
+            assertEquals(events, verifyExport(consent.export(), emptyList()).toLong())
         }
     }
 }

@@ -10,6 +10,7 @@ import kz.altyncoin.consent.verifyExport
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
@@ -22,7 +23,7 @@ class JourneyTest {
     @Test
     fun `borrower accepts, decides permissions, withdraws and syncs exactly once`() = runBlocking {
         ReferenceServer(File(tmp, "server"), mapOf("token-1" to "borrower-1")).use { server ->
-            AltynConsent.open(File(tmp, "store"), testApp, MemoryKeys()).use { consent ->
+            AltynConsent.open(File(tmp, "store"), testApp, MemoryKeys(), server.settings().serverKeys).use { consent ->
                 assertEquals(PolicyStatus.NeverAccepted, consent.state.value.policy)
                 assertFalse(consent.state.value.canProceed)
 
@@ -82,7 +83,11 @@ class JourneyTest {
                 val verified = consent.verify()
                 assertTrue(verified.fileIntegrityOk)
                 assertEquals(events, verified.events)
-                assertEquals(events, verifyExport(consent.export()))
+                assertEquals(1uL, verified.receipts)
+                assertEquals(events, verified.acknowledged)
+                assertEquals(events, verifyExport(consent.export(), server.settings().serverKeys))
+                // The export's receipts need the server key to be checked.
+                assertThrows<kz.altyncoin.consent.ConsentException.SyncSetup> { verifyExport(consent.export(), emptyList()) }
                 assertEquals(
                     listOf(
                         "policy_accepted", "permission_decided", "os_status_changed", "permission_decided",
