@@ -31,10 +31,12 @@ apt_install() {
 }
 command -v mvn >/dev/null && command -v javac >/dev/null || apt_install maven openjdk-17-jdk-headless
 command -v clang >/dev/null || apt_install clang
-swift_parser=(tree-sitter==0.26.1 tree-sitter-swift==0.7.4)
-python3 -c 'import tree_sitter, tree_sitter_swift' 2>/dev/null ||
-  python3 -m pip install -q --disable-pip-version-check "${swift_parser[@]}" ||
-  python3 -m pip install -q --disable-pip-version-check --user --break-system-packages "${swift_parser[@]}"
+# tree-sitter-swift parses the Swift files; cryptography gives the
+# independent export verifier Ed25519 for the server's receipts.
+python_tools=(tree-sitter==0.26.1 tree-sitter-swift==0.7.4 "cryptography>=42")
+python3 -c 'import tree_sitter, tree_sitter_swift, cryptography' 2>/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check "${python_tools[@]}" ||
+  python3 -m pip install -q --disable-pip-version-check --user --break-system-packages "${python_tools[@]}"
 mvn -v | sed -n 1p
 
 step "format"
@@ -59,23 +61,71 @@ tail -n 6 "$demo_out"
 grep -q "verified independently of the store" "$demo_out"
 passed=$((passed + 1))
 
-step "an export checked by an independent verifier (Python, no shared code)"
+step "exports checked by an independent verifier (Python, no shared code), receipts included"
 work=$(mktemp -d)
 cli=target/debug/altyn-consent
 args=(--data-dir "$work/data" --key-store file --key-dir "$work/keys")
+# Reads before the first start create nothing.
+"$cli" "${args[@]}" status >/dev/null
+[ ! -e "$work/data" ] || { echo "a read created the store's folder"; exit 1; }
 "$cli" "${args[@]}" accept --age-confirmed >/dev/null
 "$cli" "${args[@]}" permission grant camera >/dev/null
+"$cli" "${args[@]}" permission deny contacts >/dev/null
 "$cli" "${args[@]}" os-status camera granted >/dev/null
 "$cli" "${args[@]}" permission withdraw camera >/dev/null
 "$cli" "${args[@]}" export --out "$work/export.json" 2>/dev/null
 python3 scripts/verify-export.py "$work/export.json"
 passed=$((passed + 1))
 sed 's/"decision": "granted"/"decision": "denied"/' "$work/export.json" >"$work/tampered.json"
-if python3 scripts/verify-export.py "$work/tampered.json"; then
+if python3 scripts/verify-export.py "$work/tampered.json" 2>/dev/null; then
   echo "the independent verifier accepted a tampered export"; exit 1
 fi
 passed=$((passed + 1))
+# Synced: the export carries the server's signed receipt, and forgeries that
+# keep the chain consistent (made as someone with the store's key would)
+# fail both verifiers on the receipt.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$cli" serve --listen "127.0.0.1:$port" --server-data-dir "$work/srv" >"$work/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 200); do
+  [ -f "$work/srv/receipt-key.pub" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+"$cli" "${args[@]}" sync --server "https://127.0.0.1:$port/" --server-data-dir "$work/srv" >/dev/null
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+key=$(cat "$work/srv/receipt-key.pub")
+"$cli" "${args[@]}" verify --server-data-dir "$work/srv"
+"$cli" "${args[@]}" export --out "$work/synced.json" 2>/dev/null
+python3 scripts/verify-export.py "$work/synced.json" --server-key "$key"
+"$cli" verify --export "$work/synced.json" --server-key "$key"
+passed=$((passed + 1))
+set +e
+python3 scripts/verify-export.py "$work/synced.json" 2>/dev/null; [ $? = 2 ] || { echo "receipts were not checked without a key"; exit 1; }
+set -e
+python3 scripts/forge-export.py "$work/synced.json" "$work"
+for forged in removed-last rewritten; do
+  if python3 scripts/verify-export.py "$work/$forged.json" --server-key "$key" 2>"$work/why"; then
+    echo "the independent verifier accepted the forgery $forged"; exit 1
+  fi
+  grep -q "receipt #1" "$work/why" || { cat "$work/why"; echo "the forgery $forged was not caught by the receipt"; exit 1; }
+  set +e
+  "$cli" verify --export "$work/$forged.json" --server-key "$key" 2>/dev/null; code=$?
+  set -e
+  [ "$code" = 5 ] || { echo "verify --export accepted the forgery $forged (exit $code)"; exit 1; }
+  echo "forgery $forged: refused by both verifiers ($(cat "$work/why"))"
+  passed=$((passed + 1))
+done
 rm -rf "$work" "$demo_out"
+
+step "the README's terminal walkthrough, line by line, with a fresh HOME"
+scripts/readme-walkthrough.sh "$cli" | tail -n 1
+passed=$((passed + 1))
+
+step "fuzzing: each target briefly against its committed corpus (nightly toolchain)"
+fuzz_log=$(mktemp)
+scripts/fuzz.sh "${ALTYN_FUZZ_SECONDS:-20}" | tee "$fuzz_log"
+passed=$((passed + $(grep -c '^fuzz [a-z_]*: .*, ok$' "$fuzz_log" || true)))
+rm -f "$fuzz_log"
 
 step "bindings: generate Kotlin and Swift from the library (UniFFI library mode)"
 cargo build -q --locked -p altyn-consent-server
@@ -109,6 +159,6 @@ passed=$((passed + 1))
 scripts/check-c-header.sh target/bindings/swift/AltynConsentFFI.h "$lib"
 passed=$((passed + 1))
 
-printf '\nscripts/test.sh: done in %ss (cargo tests, the demo, 2 export checks, Kotlin JUnit, 3 Swift/C checks)\n' "$(( $(date +%s) - start ))"
+printf '\nscripts/test.sh: done in %ss (cargo tests, the demo, 5 export checks, the README walkthrough, Kotlin JUnit, 3 Swift/C checks; fuzzing apart)\n' "$(( $(date +%s) - start ))"
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" = 0 ]

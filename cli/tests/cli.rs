@@ -359,3 +359,220 @@ fn serve_sync_and_restore_from_the_terminal() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("still wait for upload"));
     assert!(sh.ok(&["status"]).contains("1 waiting"));
 }
+
+/// The binary with a fresh HOME and nothing from the environment that
+/// would choose its folders or key store: the defaults, as on a new machine.
+fn fresh_home_command(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_altyn-consent"));
+    cmd.env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("ALTYN_CONSENT_DATA_DIR")
+        .env_remove("ALTYN_CONSENT_KEY_STORE")
+        .env_remove("ALTYN_CONSENT_KEY_DIR")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_defaults_work_on_a_fresh_home_and_keep_the_key_in_a_private_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = fresh_home_command(home.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Reading first: nothing is created by a read.
+    assert!(run(&["policy", "show", "--section", "6.1"]).contains("6.1"));
+    assert!(run(&["status"]).contains("No consent store yet"));
+    assert!(!home.path().join(".local").exists() && !home.path().join(".config").exists());
+    run(&["accept", "--age-confirmed"]);
+    run(&["permission", "grant", "camera"]);
+    assert!(run(&["status"]).contains("camera"));
+    run(&["verify"]);
+    let keys = home.path().join(".config/altyn-consent/keys");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&keys), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        files.len(),
+        2,
+        "the store's key and the installation marker"
+    );
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    let data = home.path().join(".local/share/altyn-consent");
+    assert!(data.join("consent.db").exists());
+    assert_eq!(mode(&data), 0o700);
+    // The store's folder emptied by hand: reported, not silently replaced.
+    std::fs::remove_dir_all(&data).unwrap();
+    let out = fresh_home_command(home.path())
+        .args(["status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is gone"));
+    assert!(!data.exists(), "a read recreated the folder");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::BufRead;
+    let sh = Shell::new();
+    // The whole policy is larger than a pipe's buffer, so the writer meets
+    // the closed pipe for sure.
+    for args in [&["policy", "show"][..], &["permission", "list"][..]] {
+        let data = sh.dir.path().join("data");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_altyn-consent"))
+            .args(["--data-dir", data.to_str().unwrap()])
+            .args(args)
+            .env("HOME", sh.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn logs_off_a_terminal_carry_no_colour_codes() {
+    let sh = Shell::new();
+    let data = sh.dir.path().join("data");
+    let keys = sh.dir.path().join("keys");
+    let out = Command::new(env!("CARGO_BIN_EXE_altyn-consent"))
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--key-dir",
+            keys.to_str().unwrap(),
+        ])
+        .args(["accept", "--age-confirmed"])
+        .env("ALTYN_CONSENT_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("consent event recorded"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+}
+
+/// Reads as a user who cannot write: the store's files and folder are
+/// read-only for the one reading them (run as `nobody` when the tests run
+/// as root, since root ignores permission bits).
+#[cfg(target_os = "linux")]
+#[test]
+fn reads_work_on_a_read_only_store_and_change_no_byte() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let sh = Shell::new();
+    sh.ok(&["accept", "--age-confirmed"]);
+    sh.ok(&["permission", "grant", "camera"]);
+    let data = sh.dir.path().join("data");
+    let keys = sh.dir.path().join("keys");
+    let as_root = unsafe_is_root();
+    let reader: Option<(u32, u32)> = as_root.then_some((65534, 65534));
+    let snapshot = || -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (p.display().to_string(), std::fs::read(&p).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot();
+    for dir in [&data, &keys] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if let Some((uid, gid)) = reader {
+                chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        }
+        if let Some((uid, gid)) = reader {
+            chown(dir, Some(uid), Some(gid)).unwrap();
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+    }
+    // The temp dir itself must be reachable by the reader.
+    std::fs::set_permissions(sh.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let read = |args: &[&str]| -> Output {
+        let mut cmd = if reader.is_some() {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(env!("CARGO_BIN_EXE_altyn-consent"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_altyn-consent"))
+        };
+        cmd.args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--key-store",
+            "file",
+            "--key-dir",
+            keys.to_str().unwrap(),
+        ])
+        .args(args)
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap()
+    };
+    for args in [
+        &["status"][..],
+        &["history"][..],
+        &["verify"][..],
+        &["export"][..],
+        &["policy", "show", "--section", "2.4"][..],
+        &["permission", "list"][..],
+    ] {
+        let out = read(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A write through a read-only store fails with the storage kind, and
+    // still changes nothing.
+    let out = read(&["permission", "grant", "contacts"]);
+    if reader.is_some() {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be written"));
+    }
+    for dir in [&data, &keys] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    assert_eq!(snapshot(), before, "a read changed the store");
+    assert!(!data.join("consent.db-wal").exists() && !data.join("consent.db-shm").exists());
+}
+
+#[cfg(target_os = "linux")]
+fn unsafe_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}

@@ -17,7 +17,6 @@ struct World {
     _dir: tempfile::TempDir,
     server: RunningServer,
     client: ConsentClient,
-    keys: Arc<MemoryKeyProvider>,
 }
 
 async fn world() -> World {
@@ -39,7 +38,6 @@ async fn world_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
         _dir: dir,
         server,
         client,
-        keys,
     }
 }
 

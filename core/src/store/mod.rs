@@ -130,6 +130,11 @@ pub enum StoreError {
     )]
     ReadOnly,
     #[error(
+        "the consent store's files cannot be written ({0}): the file or its folder is read-only \
+         for this user, or the disk is. Nothing was recorded; reads still work"
+    )]
+    NotWritable(String),
+    #[error(
         "restore needs an empty store, and this one already holds {events} event(s). Nothing was written; \
          restore on a fresh installation, or recover a store that cannot be read"
     )]
@@ -168,7 +173,7 @@ impl From<rusqlite::Error> for StoreError {
                     reason: format!("a page does not decrypt or does not hold valid data ({e})"),
                 }
             }
-            Some(ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            Some(ErrorCode::ReadOnly) => StoreError::NotWritable(e.to_string()),
             _ => StoreError::Sqlite(e),
         }
     }
@@ -193,6 +198,7 @@ impl StoreError {
             StoreError::NotEmpty { .. } => ErrorKind::StoreNotEmpty,
             StoreError::Conflict(_) | StoreError::ReadOnly => ErrorKind::InvalidRequest,
             StoreError::SchemaTooOld { .. }
+            | StoreError::NotWritable(_)
             | StoreError::Sqlite(_)
             | StoreError::Io { .. }
             | StoreError::HeadMoved { .. } => ErrorKind::Storage,
