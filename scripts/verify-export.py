@@ -19,6 +19,7 @@ receipt; 2 is a usage error (e.g. receipts and no key to check them).
 """
 import argparse
 import base64
+import datetime
 import hashlib
 import json
 import sys
@@ -81,8 +82,12 @@ def main(path, keys):
     prev = GENESIS
     for n, event in enumerate(export["events"], start=1):
         where = f"event #{event.get('seq')} ({event.get('id')})"
-        if event["seq"] != n:
-            return fail(f"{where}: sequence number {event['seq']} where {n} was expected")
+        if type(event["seq"]) is not int or event["seq"] != n:
+            return fail(f"{where}: sequence number {event['seq']!r} where {n} was expected")
+        if event["install_id"] != export["install_id"]:
+            return fail(f"{where}: it belongs to another installation than the one the export names")
+        if not is_utc_time(event["at"]):
+            return fail(f"{where}: its time {event['at']!r} is not an RFC 3339 date-time")
         if event["prev_hash"] != prev:
             return fail(f"{where}: its link to the previous event does not match")
         body = {k: v for k, v in event.items() if k != "hash"}
@@ -94,6 +99,11 @@ def main(path, keys):
     head = export["head"]
     if head["events"] != len(export["events"]) or head["hash"] != prev:
         return fail("the chain does not end at the stated head: events were removed")
+    # Whose consent: the account the ledger was last linked to, else the installation.
+    linked = [e["kind"]["account_id"] for e in export["events"] if e["kind"]["type"] == "account_linked"]
+    subject = linked[-1] if linked else export["install_id"]
+    if export["subject"] != subject:
+        return fail(f"it names subject {export['subject']!r} and its ledger is {subject!r}'s")
     receipts = export.get("receipts", [])
     if receipts and not keys:
         print(f"the export carries {len(receipts)} signed receipt(s): pass --server-key to check them", file=sys.stderr)
@@ -106,7 +116,20 @@ def main(path, keys):
         f"export verified independently: {len(export['events'])} events, head {prev[:12]}, "
         f"{len(receipts)} signed receipt(s) covering {len(acked)} ({kinds})"
     )
+    unproven = len(export["events"]) - len(acked)
+    if unproven:
+        print(f"{unproven} event(s) are proven by the chain alone: no receipt covers them yet")
     return 0
+
+
+def is_utc_time(text):
+    if not isinstance(text, str):
+        return False
+    try:
+        datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return "T" in text
 
 
 def fail(message):
@@ -125,4 +148,9 @@ if __name__ == "__main__":
         parser.error("a server key is 64 hex digits")
     if any(len(k) != 32 for k in keys):
         parser.error("a server key is 64 hex digits")
-    sys.exit(main(args.export, keys))
+    try:
+        code = main(args.export, keys)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        # A malformed export is a failed verification, said in one line.
+        code = fail(f"the export is malformed ({type(e).__name__}: {e})")
+    sys.exit(code)

@@ -26,9 +26,15 @@ uniffi::setup_scaffolding!("altyn_consent");
 /// (the key wrapped by a non-exportable Keystore key), iOS Keychain.
 #[uniffi::export(with_foreign)]
 pub trait KeyProvider: Send + Sync {
-    /// The 32-byte database key saved for `store_id`, or null if none.
+    /// The bytes saved under `store_id`, or null if there are none or they
+    /// are gone for good (a wrapping key invalidated): the core then reports
+    /// the store's key as lost. Throw `PlatformError.Locked` for a locked or
+    /// busy keystore (the core says: try again), `Failed` for anything else.
     fn load_key(&self, store_id: String) -> Result<Option<Vec<u8>>, PlatformError>;
-    /// Saves the key of a new store. Called once, when the store is created.
+    /// Saves (or replaces) the bytes under `store_id`: a new store's
+    /// 32-byte key, and the installation marker (the id
+    /// `altyn-consent-installation`, its value the store id), which is
+    /// saved again when a recovered store replaces a lost one.
     fn save_key(&self, store_id: String, key: Vec<u8>) -> Result<(), PlatformError>;
 }
 
@@ -293,6 +299,18 @@ impl ConsentCore {
     /// nothing. `VerificationFailed` names the broken event or receipt.
     pub fn verify(&self) -> Result<VerifyReport> {
         Ok(self.client.verify()?.into())
+    }
+
+    /// `verify`, then the ledger against the server's own copy: every
+    /// receipt the server holds for this installation must match the
+    /// ledger (catches receipts deleted from the store). Writes nothing.
+    pub async fn verify_online(
+        &self,
+        settings: SyncSettings,
+        tokens: Arc<dyn TokenProvider>,
+    ) -> Result<VerifyReport> {
+        let config = sync_config(settings, tokens)?;
+        Ok(self.client.verify_online(&config).await?.local.into())
     }
 
     /// What changed since the accepted version, when re-consent is due.

@@ -170,8 +170,12 @@ enum Command {
         /// Verify this export instead of the store.
         #[arg(long)]
         export: Option<PathBuf>,
+        /// Also compare the ledger with the server's own copy (its receipts
+        /// and events): catches receipts deleted from the store.
+        #[arg(long, conflicts_with = "export")]
+        online: bool,
         #[command(flatten)]
-        trust: TrustArgs,
+        remote: RemoteArgs,
     },
     /// Recover a store that cannot be read (missing, damaged, key lost):
     /// its files are moved into quarantine/ (kept), a new ledger records the
@@ -488,7 +492,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::new(exit::FAILURE, e.to_string())),
         Command::Verify {
             export: Some(path),
-            trust,
+            remote,
+            ..
         } => {
             let bytes = std::fs::read(path).map_err(|e| {
                 Failure::new(
@@ -496,7 +501,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     format!("cannot read {}: {e}", path.display()),
                 )
             })?;
-            let report = verify_export(&bytes, &trust.server_keys()?)?;
+            let report = verify_export(&bytes, &remote.trust.server_keys()?)?;
             println!(
                 "export verified: {} events, chain head {}; {} signed receipt(s) cover {} event(s)",
                 report.chain.events,
@@ -504,6 +509,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 report.coverage.receipts,
                 report.coverage.acknowledged
             );
+            let unproven = report.chain.events - report.coverage.acknowledged;
+            if unproven > 0 {
+                println!(
+                    "{unproven} event(s) are proven by the chain alone (no receipt covers them yet); the server's copy is the check for those"
+                );
+            }
             Ok(())
         }
         Command::Recover { offline, remote } => recover(&cli, *offline, remote),
@@ -562,7 +573,7 @@ fn recover(cli: &Cli, offline: bool, remote: &RemoteArgs) -> Result<(), Failure>
 /// none is created: the bundled policy and catalog are what an app shows.
 fn run_reading(cli: &Cli) -> Result<(), Failure> {
     let trust = match &cli.command {
-        Command::Verify { trust, .. } => trust.server_keys()?,
+        Command::Verify { remote, .. } => remote.trust.server_keys()?,
         _ => Vec::new(),
     };
     let client = open_for_reading(cli, trust)?;
@@ -696,9 +707,22 @@ fn run_reading(cli: &Cli) -> Result<(), Failure> {
                 None => println!("{export}"),
             }
         }
-        Command::Verify { export: None, .. } => {
+        Command::Verify {
+            export: None,
+            online,
+            remote,
+        } => {
             let client = client.ok_or_else(|| no_store(cli))?;
-            let report = client.verify()?;
+            let report = if *online {
+                let online = runtime()?.block_on(client.verify_online(&remote.config()?))?;
+                println!(
+                    "against the server's copy: {} receipt(s) of the server cover {} event(s), all present and equal",
+                    online.server_receipts, online.server_acknowledged
+                );
+                online.local
+            } else {
+                client.verify()?
+            };
             println!(
                 "ledger verified: {} events, chain head {}; {} signed receipt(s) cover {} event(s), {} waiting for upload; file integrity (SQLCipher HMAC + SQLite) ok",
                 report.events,

@@ -172,8 +172,12 @@ pub fn print_history(events: &[Event]) {
     }
 }
 
+/// The first 12 characters of a hash (whatever a tampered store holds).
 pub fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
+    hash.char_indices()
+        .nth(12)
+        .map(|(i, _)| &hash[..i])
+        .unwrap_or(hash)
 }
 
 pub fn print_sync_status(status: &altyn_consent_core::client::SyncStatus) {

@@ -189,6 +189,23 @@ pub fn verify_export(
             ));
         }
     }
+    // Whose consent it is: the account the ledger was last linked to, else
+    // the installation. A relabelled export names someone else.
+    let subject = export
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            crate::ledger::EventKind::AccountLinked { account_id } => Some(account_id.as_str()),
+            _ => None,
+        })
+        .unwrap_or(export.install_id.as_str());
+    if export.subject != subject {
+        return Err(ExportError::Malformed(format!(
+            "it names subject {:?} and its ledger is {:?}'s",
+            export.subject, subject
+        )));
+    }
     let hashes: Vec<String> = export.policies.iter().map(PolicyDocument::hash).collect();
     for event in &export.events {
         if !hashes.contains(&event.policy.hash) {

@@ -53,17 +53,42 @@ fn store_with_events(dir: &Path, keys: &Arc<MemoryKeyProvider>) {
     client.set_permission("contacts", false).unwrap();
 }
 
+/// A keystore that counts what is saved into it.
+struct Watched {
+    inner: Arc<dyn KeyProvider>,
+    saves: std::sync::atomic::AtomicUsize,
+}
+
+impl KeyProvider for Watched {
+    fn load(&self, id: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+        self.inner.load(id)
+    }
+    fn save(&self, id: &str, key: &[u8]) -> Result<(), KeyError> {
+        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.save(id, key)
+    }
+}
+
 /// Opens read-write and read-only; both must fail with `kind` and leave
-/// every file as it was.
+/// every file, and the keystore, as they were.
 fn refused_untouched(dir: &Path, keys: Arc<dyn KeyProvider>, kind: ErrorKind) -> String {
     let before = snapshot(dir);
     let existed = dir.exists();
-    let (got, message) = kind_of(ConsentClient::open(config(dir, keys.clone())));
+    let watched = Arc::new(Watched {
+        inner: keys,
+        saves: Default::default(),
+    });
+    let (got, message) = kind_of(ConsentClient::open(config(dir, watched.clone())));
     assert_eq!(got, kind, "{message}");
-    let (got_ro, _) = kind_of(ConsentClient::open_read_only(config(dir, keys)));
+    let (got_ro, _) = kind_of(ConsentClient::open_read_only(config(dir, watched.clone())));
     assert_eq!(got_ro, kind);
     assert_eq!(snapshot(dir), before, "opening changed the folder");
     assert_eq!(dir.exists(), existed, "opening created the folder");
+    assert_eq!(
+        watched.saves.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "opening wrote to the keystore"
+    );
     message
 }
 
@@ -379,4 +404,93 @@ fn recovery_refuses_a_store_from_a_newer_app_and_moves_nothing() {
         ConsentError::Store(StoreError::SchemaTooNew { .. })
     ));
     assert_eq!(snapshot(dir.path()), before);
+}
+
+#[test]
+fn a_first_start_cut_short_is_finished_not_reported_as_a_loss() {
+    // The key check (pending) is written, the database is not.
+    for key_saved in [true, false] {
+        let (dir, keys, client) = fresh();
+        let id = {
+            let check: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.path().join(KEYCHECK_FILE)).unwrap())
+                    .unwrap();
+            check["store_id"].as_str().unwrap().to_string()
+        };
+        drop(client);
+        std::fs::remove_file(dir.path().join(DB_FILE)).unwrap();
+        let mut check: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(KEYCHECK_FILE)).unwrap())
+                .unwrap();
+        check["pending"] = serde_json::json!(true);
+        std::fs::write(dir.path().join(KEYCHECK_FILE), check.to_string()).unwrap();
+        let keys: Arc<MemoryKeyProvider> = if key_saved {
+            keys
+        } else {
+            // The keystore kept the marker but lost the key of a store
+            // that never held anything.
+            let fresh_keys = Arc::new(MemoryKeyProvider::default());
+            fresh_keys
+                .save("altyn-consent-installation", id.as_bytes())
+                .unwrap();
+            fresh_keys
+        };
+        let client = ConsentClient::open(config(dir.path(), keys.clone())).unwrap();
+        accept(&client);
+        drop(client);
+        let check: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(KEYCHECK_FILE)).unwrap())
+                .unwrap();
+        assert_eq!(check.get("pending"), None, "the creation was completed");
+        assert_eq!(
+            ConsentClient::open(config(dir.path(), keys))
+                .unwrap()
+                .event_count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn a_recovery_cut_short_is_found_and_recovered_again() {
+    let (dir, keys, client) = fresh();
+    accept(&client);
+    drop(client);
+    std::fs::write(dir.path().join(DB_FILE), b"").unwrap();
+    let recovered = block_on(ConsentClient::recover(
+        config(dir.path(), keys.clone()),
+        None,
+    ))
+    .unwrap();
+    drop(recovered);
+    // As if the app had been killed before the loss was recorded: the new
+    // store's key check still says "pending, recovering".
+    let mut check: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join(KEYCHECK_FILE)).unwrap()).unwrap();
+    check["pending"] = serde_json::json!(true);
+    check["recovering"] = serde_json::json!(true);
+    std::fs::write(dir.path().join(KEYCHECK_FILE), check.to_string()).unwrap();
+    let message = refused_untouched(dir.path(), keys.clone(), ErrorKind::StoreDamaged);
+    assert!(message.contains("recovery was interrupted"), "{message}");
+    let again = block_on(ConsentClient::recover(config(dir.path(), keys), None)).unwrap();
+    assert_eq!(again.client.quarantined().len(), 2, "both stores are kept");
+    assert_eq!(
+        again.client.history().unwrap()[0].kind.name(),
+        "store_recovered"
+    );
+}
+
+#[test]
+fn a_read_while_the_app_holds_the_store_sees_its_latest_decisions() {
+    let (dir, keys, writer) = fresh();
+    accept(&writer);
+    writer.set_permission("camera", true).unwrap();
+    // The writer is open: its write-ahead log holds the recent pages.
+    assert!(dir.path().join("consent.db-wal").exists());
+    let reader = ConsentClient::open_read_only(config(dir.path(), keys.clone())).unwrap();
+    assert_eq!(reader.state().unwrap().events, 2);
+    assert_eq!(reader.verify().unwrap().events, 2);
+    writer.set_permission("contacts", false).unwrap();
+    let later = ConsentClient::open_read_only(config(dir.path(), keys)).unwrap();
+    assert_eq!(later.history().unwrap().len(), 3);
 }

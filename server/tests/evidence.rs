@@ -311,3 +311,82 @@ async fn recovery_with_the_server_unreachable_moves_nothing() {
         ErrorKind::StoreMissing
     );
 }
+
+#[tokio::test]
+async fn deleting_the_newest_receipt_and_rewriting_after_it_is_caught_online() {
+    let device = synced_device().await;
+    let client = device.open();
+    client.set_permission("photos", false).unwrap();
+    client.set_permission("location_approximate", true).unwrap();
+    let report = client.sync(&device.sync_config()).await.unwrap();
+    assert_eq!((report.acknowledged, report.receipts), (2, 1));
+    drop(client);
+    // The attacker removes the second receipt and its acks, rewrites the
+    // events it covered (photos: denied -> granted), re-hashes, and queues
+    // them again: the store alone now looks consistent.
+    {
+        let mut events = device.open().history().unwrap();
+        let raw = serde_json::to_string(&events[5]).unwrap();
+        events[5] = serde_json::from_str(&raw.replace("\"denied\"", "\"granted\"")).unwrap();
+        let mut prev = events[4].hash.clone();
+        for event in events.iter_mut().skip(5) {
+            event.prev_hash = prev;
+            event.hash = event.compute_hash();
+            prev = event.hash.clone();
+        }
+        let store = device.raw();
+        let conn = store.connection_for_tests();
+        conn.execute_batch(
+            "DROP TRIGGER events_are_append_only_update; DELETE FROM acks WHERE seq > 5; DELETE FROM receipts WHERE id = 2;",
+        )
+        .unwrap();
+        for event in &events[5..] {
+            let body =
+                String::from_utf8(altyn_consent_core::canonical::to_canonical_json(event).unwrap())
+                    .unwrap();
+            conn.execute(
+                "UPDATE events SET body = ?2 WHERE seq = ?1",
+                rusqlite::params![event.seq as i64, body],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)",
+                rusqlite::params![event.id.to_string(), event.seq as i64],
+            )
+            .unwrap();
+        }
+        store.set_meta("head_hash", &prev).unwrap();
+        store
+            .put_fold_snapshot(&serde_json::to_string(&LedgerFold::of(&events)).unwrap())
+            .unwrap();
+    }
+    let client = device.open();
+    // Offline, the store can only say that two events are unproven.
+    let local = client.verify().unwrap();
+    assert_eq!((local.acknowledged, local.waiting), (5, 2));
+    // Online, the server's own receipt names the rewrite.
+    let err = client
+        .verify_online(&device.sync_config())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::VerificationFailed, "{err}");
+    assert!(
+        err.to_string()
+            .contains("against the server's copy, receipt #2")
+            && err.to_string().contains("event #6"),
+        "{err}"
+    );
+    device.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_honest_store_verifies_online() {
+    let device = synced_device().await;
+    let report = device
+        .open()
+        .verify_online(&device.sync_config())
+        .await
+        .unwrap();
+    assert_eq!((report.server_receipts, report.server_acknowledged), (1, 5));
+    device.server.shutdown().await;
+}

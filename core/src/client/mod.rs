@@ -27,7 +27,7 @@ use crate::sync::wire::Receipt;
 mod recover;
 mod sync;
 pub use recover::{Recovered, RecoveryReport};
-pub use sync::SyncStatus;
+pub use sync::{OnlineVerifyReport, SyncStatus};
 
 /// Longest account id accepted from a shell.
 const MAX_ACCOUNT_ID: usize = 128;

@@ -116,6 +116,9 @@ impl ConsentClient {
                     server_head: server_head.clone(),
                 },
             )?;
+            // Only now is the new store complete: a crash before this line
+            // leaves it marked as an interrupted recovery.
+            inner.store.finish_recovery()?;
         }
         if let (Some((transport, token, _)), Some(sync)) = (&fetched, server) {
             // A newer policy version, if any; its failure is for the next sync.
@@ -136,7 +139,20 @@ impl ConsentClient {
     /// Why the store cannot be read, if it is a reason to recover; an
     /// error otherwise. Writes nothing.
     fn why_unreadable(config: &ClientConfig) -> Result<(ErrorKind, Option<String>), ConsentError> {
+        // Reads take no lock: another process writing meanwhile could make a
+        // healthy store look damaged. The files must be the same before and
+        // after the check for its verdict to count.
+        let files_before = file_stats(&config.data_dir);
         let opened = Self::open_read_only(config.clone()).and_then(|client| client.verify());
+        if file_stats(&config.data_dir) != files_before {
+            return Err(StoreError::Io {
+                path: config.data_dir.display().to_string(),
+                source: std::io::Error::other(
+                    "the store changed while it was checked (is the app using it?); nothing was moved, try again",
+                ),
+            }
+            .into());
+        }
         let error = match opened {
             Ok(_) | Err(ConsentError::NoTrustedKey { .. }) => {
                 return Err(ConsentError::NothingToRecover(
@@ -170,4 +186,15 @@ impl ConsentClient {
         };
         Ok((kind, lost_store_id))
     }
+}
+
+/// Size and modification time of each store file present.
+fn file_stats(dir: &std::path::Path) -> Vec<(String, u64, Option<std::time::SystemTime>)> {
+    crate::store::STORE_FILES
+        .iter()
+        .filter_map(|name| {
+            let meta = std::fs::metadata(dir.join(name)).ok()?;
+            Some((name.to_string(), meta.len(), meta.modified().ok()))
+        })
+        .collect()
 }

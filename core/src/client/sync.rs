@@ -81,7 +81,21 @@ impl ConsentClient {
             tracing::debug!(first_seq, last_seq, "uploading a batch");
             match transport.upload(&token, body).await {
                 Outcome::Done(receipt) => {
-                    if let Err(why) = check_receipt(&receipt, &install_id, &expected, config) {
+                    let head = &receipt.body.head;
+                    let head_known = head.events == 0
+                        || self.lock().store.event_hash(head.events)?.as_deref()
+                            == Some(head.hash.as_str());
+                    let checked = check_receipt(&receipt, &install_id, &expected, config).and_then(|()| {
+                        // The same rule `verify` applies later: the server's
+                        // chain head must be a link of this ledger.
+                        head_known.then_some(()).ok_or_else(|| {
+                            format!(
+                                "the server's receipt says its chain ends at event #{} with a hash this ledger does not have",
+                                head.events
+                            )
+                        })
+                    });
+                    if let Err(why) = checked {
                         // A server that does not prove what it holds has not
                         // acknowledged anything: the events stay queued.
                         self.lock().store.note_attempt(&seqs, &why)?;
@@ -335,6 +349,52 @@ impl ConsentClient {
         self.state()
     }
 
+    /// [`ConsentClient::verify`], then the ledger against the server's own
+    /// copy: every receipt the server holds for this installation is
+    /// checked against the ledger like the kept ones, so receipts deleted
+    /// from the store (and the events after them rewritten or removed) are
+    /// caught, and so is a server copy longer than the ledger. Writes nothing.
+    pub async fn verify_online(
+        &self,
+        config: &SyncConfig,
+    ) -> Result<OnlineVerifyReport, ConsentError> {
+        let local = self.verify()?;
+        let transport = Transport::new(config)?;
+        let (page, _) = fetch_events_page(&transport).await?;
+        let (install_id, events) = {
+            let inner = self.lock_fresh()?;
+            (inner.install_id.clone(), inner.store.events()?)
+        };
+        let receipts: Vec<_> = page
+            .receipts
+            .into_iter()
+            .filter(|r| r.body.install_id == install_id)
+            .collect();
+        let coverage =
+            crate::proof::check_receipts(&receipts, &install_id, &events, &config.server_keys)
+                .map_err(|problem| {
+                    ConsentError::IntegrityCheckFailed(format!(
+                        "against the server's copy, {problem}"
+                    ))
+                })?;
+        let server_events = page
+            .events
+            .iter()
+            .filter(|e| e.install_id == install_id)
+            .count() as u64;
+        if server_events > local.events {
+            return Err(ConsentError::IntegrityCheckFailed(format!(
+                "the server holds {server_events} events of this installation and the ledger {}: events were removed",
+                local.events
+            )));
+        }
+        Ok(OnlineVerifyReport {
+            local,
+            server_receipts: coverage.receipts,
+            server_acknowledged: coverage.acknowledged,
+        })
+    }
+
     /// Writes a verified restore plan into this (empty) store.
     pub(super) fn import_plan(&self, plan: &RestorePlan) -> Result<(), ConsentError> {
         let fold = LedgerFold::of(&plan.events);
@@ -361,12 +421,31 @@ impl ConsentClient {
     }
 }
 
+/// What [`ConsentClient::verify_online`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OnlineVerifyReport {
+    pub local: super::VerifyReport,
+    /// The server's receipts for this installation, all checked.
+    pub server_receipts: u64,
+    /// Events the server acknowledged, all present and equal in the ledger.
+    pub server_acknowledged: u64,
+}
+
 /// Fetches the subject's events and receipts and checks them (see
 /// [`check_restore_page`]). Writes nothing. Returns the token that worked.
 pub(super) async fn fetch_restore_plan(
     transport: &Transport,
     config: &SyncConfig,
 ) -> Result<(Option<RestorePlan>, String), ConsentError> {
+    let (page, token) = fetch_events_page(transport).await?;
+    let plan = check_restore_page(&page, &config.server_keys).map_err(ConsentError::ServerProof)?;
+    Ok((plan, token))
+}
+
+/// The subject's events and receipts as the server holds them.
+async fn fetch_events_page(
+    transport: &Transport,
+) -> Result<(crate::sync::wire::EventsPage, String), ConsentError> {
     let mut token = transport.token(false)?;
     let mut page = transport.fetch_events(&token).await;
     if matches!(page, Outcome::Unauthorized) {
@@ -394,8 +473,7 @@ pub(super) async fn fetch_restore_plan(
             ))
         }
     };
-    let plan = check_restore_page(&page, &config.server_keys).map_err(ConsentError::ServerProof)?;
-    Ok((plan, token))
+    Ok((page, token))
 }
 
 fn backoff(config: &SyncConfig) -> impl Iterator<Item = Duration> {

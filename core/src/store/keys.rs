@@ -39,9 +39,13 @@ pub enum KeyError {
 /// Stores and returns the random 256-bit key of a consent store, by the
 /// store's id. Implementations keep the key in the platform's keystore.
 pub trait KeyProvider: Send + Sync {
-    /// The key saved for `store_id`, or `None` if there is none.
+    /// The bytes saved for `store_id`, or `None` if there are none or they
+    /// are gone for good (then the store's key is lost: recover). A locked
+    /// or busy keystore is [`KeyError::Locked`] (try again), never `None`.
     fn load(&self, store_id: &str) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError>;
-    /// Saves the key for `store_id`. Called once, when the store is created.
+    /// Saves or replaces the bytes for `store_id`: a store's key when it is
+    /// created, and the installation marker ([`super::DEFAULT_INSTALLATION_MARKER`]),
+    /// which is saved again when a recovered store replaces a lost one.
     fn save(&self, store_id: &str, key: &[u8]) -> Result<(), KeyError>;
 }
 

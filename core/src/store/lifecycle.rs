@@ -20,7 +20,13 @@ const PAGE_SIZE: u64 = 4096;
 /// The folder, inside a store's folder, that recovery moves files into.
 pub const QUARANTINE_DIR: &str = "quarantine";
 /// The files that make up a store.
-pub const STORE_FILES: [&str; 4] = [DB_FILE, "consent.db-wal", "consent.db-shm", KEYCHECK_FILE];
+pub const STORE_FILES: [&str; 5] = [
+    DB_FILE,
+    "consent.db-wal",
+    "consent.db-shm",
+    "consent.db-journal",
+    KEYCHECK_FILE,
+];
 
 pub(super) enum Found {
     FirstStart,
@@ -68,7 +74,16 @@ pub(super) fn probe(
                     ),
                 });
             };
-            if check.pending && size == 0 {
+            if check.pending && check.recovering {
+                return Err(StoreError::Damaged {
+                    reason:
+                        "a recovery was interrupted before it recorded the loss; recover again \
+                             (this half-made store is moved aside too)"
+                            .into(),
+                });
+            }
+            if check.pending {
+                // Created but never completed: it holds no decision yet.
                 return Ok(Found::CreationInterrupted(check));
             }
             if size == 0 {
@@ -84,20 +99,23 @@ pub(super) fn probe(
                     ),
                 });
             }
-            if check.pending {
-                Ok(Found::CreationInterrupted(check))
-            } else {
-                Ok(Found::Existing(check))
-            }
+            Ok(Found::Existing(check))
         }
-        (None, Some(check)) if check.pending => Ok(Found::CreationInterrupted(check)),
+        (None, Some(check)) if check.pending && !check.recovering => {
+            Ok(Found::CreationInterrupted(check))
+        }
+        (None, Some(check)) if check.pending => Err(StoreError::StoreMissing {
+            dir: dir_name,
+            store_id: Some(check.store_id),
+            trace: "a recovery was interrupted and left its key check".into(),
+        }),
         (None, Some(check)) => Err(StoreError::StoreMissing {
             dir: dir_name,
             store_id: Some(check.store_id),
             trace: format!("its key check file {KEYCHECK_FILE} is still there"),
         }),
         (None, None) => {
-            for leftover in ["consent.db-wal", "consent.db-shm"] {
+            for leftover in ["consent.db-wal", "consent.db-shm", "consent.db-journal"] {
                 if dir.join(leftover).exists() {
                     return Err(StoreError::StoreMissing {
                         dir: dir_name,
@@ -132,6 +150,7 @@ pub(super) fn begin_creation(
     dir: &Path,
     provider: &dyn KeyProvider,
     marker: &str,
+    recovering: bool,
 ) -> Result<(KeyCheck, Zeroizing<Vec<u8>>), StoreError> {
     create_private_dir(dir)?;
     let store_id = uuid::Uuid::new_v4().to_string();
@@ -142,6 +161,7 @@ pub(super) fn begin_creation(
         store_id: store_id.clone(),
         key_check: super::key_check(&key),
         pending: true,
+        recovering,
     };
     write_keycheck(&dir.join(KEYCHECK_FILE), &check)?;
     provider.save(marker, store_id.as_bytes())?;
@@ -156,6 +176,7 @@ pub(super) fn finish_creation(dir: &Path, check: &KeyCheck) -> Result<(), StoreE
         store_id: check.store_id.clone(),
         key_check: check.key_check.clone(),
         pending: false,
+        recovering: false,
     };
     write_keycheck(&dir.join(KEYCHECK_FILE), &done)
 }

@@ -146,7 +146,10 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
-    #[error("a stored record could not be read: {0}. Run verify to see which")]
+    #[error(
+        "a stored record could not be read although its page checks out: {0}. It was written by \
+         something other than this library: keep the store as it is for investigation"
+    )]
     Decode(String),
     #[error(transparent)]
     Conflict(#[from] crate::policy::PolicyError),
@@ -239,6 +242,11 @@ struct KeyCheck {
     /// start to finish, not a lost store.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pending: bool,
+    /// Set (with `pending`) while a recovery builds this store: it is
+    /// complete only once the loss is recorded, so a crash before that is
+    /// found and recovered again, never taken for an ordinary store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    recovering: bool,
 }
 
 fn key_check(key: &[u8]) -> String {
@@ -271,6 +279,8 @@ pub struct Store {
     path: PathBuf,
     store_id: String,
     read_only: bool,
+    /// The key check to complete once a recovery has recorded the loss.
+    recovery_check: Option<KeyCheck>,
 }
 
 impl Store {
@@ -313,6 +323,7 @@ impl Store {
                     path,
                     store_id: "plaintext-baseline".into(),
                     read_only: false,
+                    recovery_check: None,
                 };
                 store.configure(false)?;
                 store.migrate()?;
@@ -324,6 +335,15 @@ impl Store {
         let (check, key, creating) = match lifecycle::probe(dir, provider, marker)? {
             lifecycle::Found::Existing(check) => {
                 let key = load_key(provider, &check)?;
+                if !read_only {
+                    // Before any byte of the store changes: stores created
+                    // before the marker existed get it; a recovered
+                    // installation points it at its new store.
+                    let marked = provider.load(marker)?;
+                    if marked.as_deref().map(|m| m.as_slice()) != Some(check.store_id.as_bytes()) {
+                        provider.save(marker, check.store_id.as_bytes())?;
+                    }
+                }
                 (check, key, false)
             }
             lifecycle::Found::FirstStart if read_only => {
@@ -332,7 +352,7 @@ impl Store {
                 })
             }
             lifecycle::Found::FirstStart => {
-                let (check, key) = lifecycle::begin_creation(dir, provider, marker)?;
+                let (check, key) = lifecycle::begin_creation(dir, provider, marker, false)?;
                 (check, key, true)
             }
             lifecycle::Found::CreationInterrupted(check) if read_only => {
@@ -341,13 +361,17 @@ impl Store {
                     dir: dir.display().to_string(),
                 });
             }
-            lifecycle::Found::CreationInterrupted(check) => {
+            lifecycle::Found::CreationInterrupted(mut check) => {
                 let key = match provider.load(&check.store_id)? {
                     Some(key) => key,
                     None if !path.exists() => {
-                        // The key check was written but the key not saved.
+                        // The keystore lost the key of a store that was
+                        // never written: nothing is encrypted with it yet,
+                        // so the first start goes on with a new key.
                         let key = new_key()?;
                         provider.save(&check.store_id, &key)?;
+                        check.key_check = key_check(&key);
+                        write_keycheck(&dir.join(KEYCHECK_FILE), &check)?;
                         key
                     }
                     None => {
@@ -367,6 +391,7 @@ impl Store {
             path,
             store_id: check.store_id.clone(),
             read_only,
+            recovery_check: None,
         };
         store.unlock(&key)?;
         store.configure(!creating)?;
@@ -383,13 +408,6 @@ impl Store {
         store.ensure_install_id(new_install_id)?;
         if creating {
             lifecycle::finish_creation(dir, &check)?;
-        } else {
-            // Stores created before the marker existed get it now; a
-            // recovered installation points it at its new store.
-            let marked = provider.load(marker)?;
-            if marked.as_deref().map(|m| m.as_slice()) != Some(check.store_id.as_bytes()) {
-                provider.save(marker, check.store_id.as_bytes())?;
-            }
         }
         Ok(store)
     }
@@ -415,19 +433,50 @@ impl Store {
                     .into(),
             });
         }
-        let (check, key) = lifecycle::begin_creation(dir, provider, marker)?;
+        let (check, key) = lifecycle::begin_creation(dir, provider, marker, true)?;
         let mut store = Store {
             conn: lifecycle::connect(&dir.join(DB_FILE), false)?,
             path: dir.join(DB_FILE),
             store_id: check.store_id.clone(),
             read_only: false,
+            recovery_check: Some(check),
         };
         store.unlock(&key)?;
         store.configure(false)?;
         store.migrate()?;
         store.ensure_install_id(new_install_id)?;
-        lifecycle::finish_creation(dir, &check)?;
         Ok(store)
+    }
+
+    /// Completes a store made by [`Store::create_replacing`], once the
+    /// recovery has recorded the loss in it. Until then, opening it reports
+    /// an interrupted recovery.
+    pub fn finish_recovery(&mut self) -> Result<(), StoreError> {
+        if let Some(check) = self.recovery_check.take() {
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            lifecycle::finish_creation(dir, &check)?;
+        }
+        Ok(())
+    }
+
+    /// The hash of event `seq`, if the ledger holds it.
+    pub fn event_hash(&self, seq: u64) -> Result<Option<String>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached("SELECT body FROM events WHERE seq = ?1")?
+            .query_row([seq as i64], |r| r.get(0))
+            .optional()?;
+        Ok(match body {
+            Some(body) => Some(
+                decode_event(&StoredEvent {
+                    seq,
+                    id: String::new(),
+                    body,
+                })?
+                .hash,
+            ),
+            None => None,
+        })
     }
 
     fn unlock(&self, key: &[u8]) -> Result<(), StoreError> {

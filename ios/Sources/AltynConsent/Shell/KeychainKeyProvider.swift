@@ -39,18 +39,34 @@ public final class KeychainKeyProvider: KeyProvider, @unchecked Sendable {
         case errSecItemNotFound:
             return nil
         case errSecInteractionNotAllowed:
-            throw PlatformError.Failed(reason: "the Keychain is locked (device not unlocked since restart); try again after unlock")
+            // Transient: the core reports KeyLocked (try again), never a lost key.
+            throw PlatformError.Locked(reason: "the Keychain is locked (device not unlocked since restart); try again after unlock")
         default:
             throw PlatformError.Failed(reason: "the Keychain refused to read the consent store key (OSStatus \(status))")
         }
     }
 
+    /// Saves or replaces the item: the core saves the installation marker
+    /// again when a recovered store replaces a lost one (the Keychain keeps
+    /// the old item across an app reinstall).
     public func saveKey(storeId: String, key: Data) throws {
         var q = query(storeId)
         q[kSecValueData as String] = key
         q[kSecAttrAccessible as String] = kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly
-        let status = SecItemAdd(q as CFDictionary, nil)
-        guard status == errSecSuccess else {
+        var status = SecItemAdd(q as CFDictionary, nil)
+        if status == errSecDuplicateItem {
+            let update: [String: Any] = [
+                kSecValueData as String: key,
+                kSecAttrAccessible as String: kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly,
+            ]
+            status = SecItemUpdate(query(storeId) as CFDictionary, update as CFDictionary)
+        }
+        switch status {
+        case errSecSuccess:
+            return
+        case errSecInteractionNotAllowed:
+            throw PlatformError.Locked(reason: "the Keychain is locked (device not unlocked since restart); try again after unlock")
+        default:
             throw PlatformError.Failed(reason: "the Keychain refused to save the consent store key (OSStatus \(status))")
         }
     }

@@ -2,7 +2,9 @@ package kz.altyncoin.consent.android
 
 import android.content.Context
 import android.security.keystore.KeyGenParameterSpec
+import android.security.keystore.KeyPermanentlyInvalidatedException
 import android.security.keystore.KeyProperties
+import android.security.keystore.UserNotAuthenticatedException
 import kz.altyncoin.consent.KeyProvider
 import kz.altyncoin.consent.PlatformException
 import java.io.File
@@ -10,6 +12,7 @@ import java.io.IOException
 import java.nio.ByteBuffer
 import java.security.GeneralSecurityException
 import java.security.KeyStore
+import javax.crypto.AEADBadTagException
 import javax.crypto.Cipher
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
@@ -22,7 +25,11 @@ import javax.crypto.spec.GCMParameterSpec
  * never carries it: a restored app has no key and restores its consents from
  * the server instead.
  *
- * Errors name what failed and never carry key bytes.
+ * A key that is gone for good (the wrapping key invalidated or deleted, a
+ * wrapped key that no longer decrypts) loads as null, which the core reports
+ * as a lost key (recover); a locked device throws `PlatformException.Locked`
+ * (try again). Saving replaces an existing entry. Errors name what failed
+ * and never carry key bytes. Not run on a device here (see android/README.md).
  */
 class AndroidKeystoreKeyProvider(
     context: Context,
@@ -33,11 +40,11 @@ class AndroidKeystoreKeyProvider(
     override fun loadKey(storeId: String): ByteArray? {
         val file = fileFor(storeId)
         if (!file.exists()) return null
-        val wrapper = existingWrapper()
-            ?: throw PlatformException.Failed(
-                "the Android Keystore key that protects the consent store key is gone " +
-                    "(device credentials reset, or app data moved to another device)",
-            )
+        // The Keystore key that wraps the store key is gone (device
+        // credentials reset, app data moved to another device): the store key
+        // is lost for good. Null tells the core exactly that (KeyLost: recover),
+        // never "try again".
+        val wrapper = existingWrapper() ?: return null
         return try {
             val bytes = ByteBuffer.wrap(file.readBytes())
             if (bytes.get() != FORMAT) throw PlatformException.Failed("the wrapped key file has an unknown format")
@@ -46,6 +53,13 @@ class AndroidKeystoreKeyProvider(
             val cipher = Cipher.getInstance(TRANSFORMATION)
             cipher.init(Cipher.DECRYPT_MODE, wrapper, GCMParameterSpec(TAG_BITS, iv))
             cipher.doFinal(sealed)
+        } catch (e: UserNotAuthenticatedException) {
+            // Transient: the device is locked. The core reports KeyLocked.
+            throw PlatformException.Locked("the Android Keystore needs the device to be unlocked; try again after unlock")
+        } catch (e: KeyPermanentlyInvalidatedException) {
+            return null // the wrapping key can never be used again: the store key is lost
+        } catch (e: AEADBadTagException) {
+            return null // the wrapped key does not decrypt with the wrapping key: lost
         } catch (e: GeneralSecurityException) {
             throw PlatformException.Failed("the consent store key could not be unwrapped: ${e.javaClass.simpleName}")
         } catch (e: IOException) {

@@ -91,9 +91,9 @@ class AltynConsent private constructor(
             keys: KeyProvider,
             settings: SyncSettings?,
             tokens: TokenProvider?,
+            serverKeys: List<String> = settings?.serverKeys ?: emptyList(),
             io: CoroutineDispatcher = Dispatchers.IO,
         ): AltynConsent = withContext(io) {
-            val serverKeys = settings?.serverKeys ?: emptyList()
             val core = try {
                 ConsentCore.recover(OpenConfig(dataDir.path, app, serverKeys), keys, settings, tokens)
             } catch (e: ConsentException) {
