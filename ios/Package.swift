@@ -1,9 +1,35 @@
-// swift-tools-version:5.9
-// The Swift shell of Altyn Consent. `scripts/build-ios.sh` (on a Mac with
-// Xcode) builds AltynConsentFFI.xcframework from the Rust library and copies
-// the generated Swift bindings into Sources/AltynConsent/Generated; neither is
-// committed.
+// swift-tools-version:6.0
+// The Swift shell of Altyn Consent.
+//
+// Apple platforms: `scripts/build-ios.sh` (on a Mac with Xcode) builds
+// AltynConsentFFI.xcframework from the Rust library and copies the generated
+// Swift bindings into Sources/AltynConsent/Generated; neither is committed.
+//
+// Linux (CI, `scripts/swift-test.sh`): the same sources are compiled against
+// the host-built shared library `target/debug/libaltyn_consent.so`, through a
+// system-library target whose module map names the generated C header; the
+// script copies the header into Linux/AltynConsentFFI and the Swift bindings
+// into Sources/AltynConsent/Generated (none of it committed). Set
+// ALTYN_CONSENT_LIB_DIR to link another build (default: ../target/debug).
 import PackageDescription
+
+#if os(Linux)
+let libDir = Context.environment["ALTYN_CONSENT_LIB_DIR"] ?? (Context.packageDirectory + "/../target/debug")
+let ffiTarget: Target = .systemLibrary(name: "AltynConsentFFI", path: "Linux/AltynConsentFFI")
+let platformLinkerSettings: [LinkerSetting] = [
+    .linkedLibrary("altyn_consent"),
+    // The library is found at link time and at run time in the Rust build
+    // folder (an app would install it beside the binary instead). Allowed
+    // because this package is a root package here, never a dependency.
+    .unsafeFlags(["-L", libDir, "-Xlinker", "-rpath", "-Xlinker", libDir]),
+]
+#else
+// The Rust library (static, per slice) with its C header and module map.
+let ffiTarget: Target = .binaryTarget(name: "AltynConsentFFI", path: "AltynConsentFFI.xcframework")
+// The static library's system dependencies: SQLCipher's crypto (CommonCrypto
+// in Security) and CoreFoundation.
+let platformLinkerSettings: [LinkerSetting] = [.linkedFramework("Security"), .linkedFramework("CoreFoundation")]
+#endif
 
 let package = Package(
     name: "AltynConsent",
@@ -12,21 +38,19 @@ let package = Package(
         .library(name: "AltynConsent", targets: ["AltynConsent"]),
     ],
     targets: [
-        // The Rust library (static, per slice) with its C header and module map.
-        .binaryTarget(name: "AltynConsentFFI", path: "AltynConsentFFI.xcframework"),
+        ffiTarget,
         // Generated bindings (module AltynConsent, as uniffi.toml names it) + the shell.
         .target(
             name: "AltynConsent",
             dependencies: ["AltynConsentFFI"],
             path: "Sources/AltynConsent",
-            // The static library's system dependencies: SQLCipher's crypto
-            // (CommonCrypto in Security) and CoreFoundation.
-            linkerSettings: [.linkedFramework("Security"), .linkedFramework("CoreFoundation")]
+            linkerSettings: platformLinkerSettings
         ),
         .testTarget(
             name: "AltynConsentTests",
             dependencies: ["AltynConsent"],
             path: "Tests/AltynConsentTests"
         ),
-    ]
+    ],
+    swiftLanguageModes: [.v6]
 )

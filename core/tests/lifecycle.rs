@@ -494,3 +494,37 @@ fn a_read_while_the_app_holds_the_store_sees_its_latest_decisions() {
     let later = ConsentClient::open_read_only(config(dir.path(), keys)).unwrap();
     assert_eq!(later.history().unwrap().len(), 3);
 }
+
+#[test]
+fn a_garbled_record_is_evidence_and_is_not_recovered_away() {
+    // Someone with the key garbles a kept receipt, hoping that the store is
+    // taken for damaged and replaced: it is reported as an alteration, and
+    // recovery refuses it.
+    let (dir, keys, client) = fresh();
+    accept(&client);
+    drop(client);
+    {
+        let store = common::open_store(dir.path(), &keys);
+        store
+            .connection_for_tests()
+            .execute(
+                "INSERT INTO receipts (received_at, body) VALUES ('2026-12-01T00:00:00.000Z', 'not a receipt')",
+                [],
+            )
+            .unwrap();
+    }
+    let client = ConsentClient::open_read_only(config(dir.path(), keys.clone())).unwrap();
+    let err = client.verify().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::VerificationFailed, "{err}");
+    drop(client);
+    let before = snapshot(dir.path());
+    let err = block_on(ConsentClient::recover(config(dir.path(), keys), None))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert!(
+        err.to_string().contains("evidence of an alteration"),
+        "{err}"
+    );
+    assert_eq!(snapshot(dir.path()), before, "nothing was moved");
+}

@@ -141,6 +141,8 @@ pub enum StoreError {
     NotEmpty { events: u64 },
     #[error("storage error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("a bug in the consent library: {0}. Nothing was recorded; please report it")]
+    Internal(String),
     #[error("could not read or write {path}: {source}")]
     Io {
         path: String,
@@ -194,9 +196,14 @@ impl StoreError {
             // A keystore that fails for another reason than "no such key"
             // is never a reason to give up a store: it is retried.
             StoreError::KeyLocked(_) | StoreError::KeyUnavailable(_) => ErrorKind::KeyLocked,
-            StoreError::NotAConsentStore { .. }
-            | StoreError::Damaged { .. }
-            | StoreError::Decode(_) => ErrorKind::StoreDamaged,
+            StoreError::NotAConsentStore { .. } | StoreError::Damaged { .. } => {
+                ErrorKind::StoreDamaged
+            }
+            // Its pages decrypt and check out, yet a record does not read:
+            // something other than this library wrote it. That is evidence,
+            // kept for investigation, never "recovered" away.
+            StoreError::Decode(_) => ErrorKind::VerificationFailed,
+            StoreError::Internal(_) => ErrorKind::Internal,
             StoreError::SchemaTooNew { .. } => ErrorKind::StoreTooNew,
             StoreError::NotEmpty { .. } => ErrorKind::StoreNotEmpty,
             StoreError::Conflict(_) | StoreError::ReadOnly => ErrorKind::InvalidRequest,
@@ -577,7 +584,7 @@ impl Store {
         }
         migrations().to_latest(&mut self.conn).map_err(|e| match e {
             rusqlite_migration::Error::RusqliteError { err, .. } => StoreError::from(err),
-            other => StoreError::Decode(format!("schema migration failed: {other}")),
+            other => StoreError::Internal(format!("schema migration failed: {other}")),
         })
     }
 
@@ -670,7 +677,7 @@ impl Store {
         let (event, snapshot) = build(seq, &prev);
         debug_assert_eq!(event.seq, seq);
         let body = crate::canonical::to_canonical_json(&event)
-            .map_err(|e| StoreError::Decode(e.to_string()))?;
+            .map_err(|e| StoreError::Internal(format!("an event does not serialise: {e}")))?;
         let body = String::from_utf8(body).expect("canonical JSON is UTF-8");
         let id = event.id.to_string();
         tx.execute(
@@ -740,7 +747,8 @@ impl Store {
             existing.check_no_conflict(doc)?;
             return Ok(false);
         }
-        let body = serde_json::to_string(doc).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let body = serde_json::to_string(doc)
+            .map_err(|e| StoreError::Internal(format!("a policy does not serialise: {e}")))?;
         self.conn.execute(
             "INSERT INTO policies (policy_id, version, locale, hash, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![doc.id, doc.version, doc.locale, doc.hash(), body, crate::ledger::format_time(time::OffsetDateTime::now_utc())],
@@ -794,7 +802,8 @@ impl Store {
     }
 
     pub fn put_catalog(&self, catalog: &PermissionCatalog) -> Result<(), StoreError> {
-        let body = serde_json::to_string(catalog).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let body = serde_json::to_string(catalog)
+            .map_err(|e| StoreError::Internal(format!("a catalog does not serialise: {e}")))?;
         self.conn.execute(
             "INSERT OR IGNORE INTO catalogs (version, body, stored_at) VALUES (?1, ?2, ?3)",
             params![
@@ -1015,11 +1024,11 @@ impl Store {
             });
         }
         for event in events {
-            let body = String::from_utf8(
-                crate::canonical::to_canonical_json(event)
-                    .map_err(|e| StoreError::Decode(e.to_string()))?,
-            )
-            .expect("canonical JSON is UTF-8");
+            let body =
+                String::from_utf8(crate::canonical::to_canonical_json(event).map_err(|e| {
+                    StoreError::Internal(format!("an event does not serialise: {e}"))
+                })?)
+                .expect("canonical JSON is UTF-8");
             tx.execute(
                 "INSERT INTO events (seq, id, body) VALUES (?1, ?2, ?3)",
                 params![event.seq as i64, event.id.to_string(), body],

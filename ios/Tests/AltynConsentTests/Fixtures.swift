@@ -5,33 +5,48 @@ import XCTest
 let testApp = AppInfo(platform: "ios", appVersion: "1.0.0-xctest", osVersion: "xctest")
 
 /// A keystore in memory (tests do not touch the real Keychain).
+///
+/// `@unchecked Sendable`: the core calls it from its own threads; `keys` is
+/// read and written only with `lock` held.
 final class MemoryKeys: KeyProvider, @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var keys: [String: Data] = [:]
+    private var stored: [String: Data] = [:]
+
+    /// A copy of what the core saved, by store id.
+    var keys: [String: Data] {
+        lock.lock(); defer { lock.unlock() }
+        return stored
+    }
 
     func loadKey(storeId: String) throws -> Data? {
         lock.lock(); defer { lock.unlock() }
-        return keys[storeId]
+        return stored[storeId]
     }
 
     func saveKey(storeId: String, key: Data) throws {
         lock.lock(); defer { lock.unlock() }
-        keys[storeId] = key
+        stored[storeId] = key
     }
 }
 
-final class FixedKeys: KeyProvider, @unchecked Sendable {
+/// A keystore that hands out a fixed (wrong) key.
+final class FixedKeys: KeyProvider {
     private let key: Data
     init(_ key: Data) { self.key = key }
     func loadKey(storeId: String) throws -> Data? { key }
     func saveKey(storeId: String, key: Data) throws {}
 }
 
-final class StaticTokens: TokenProvider, @unchecked Sendable {
+final class StaticTokens: TokenProvider {
     private let value: String
     init(_ value: String) { self.value = value }
     func token() throws -> String { value }
     func refresh() throws -> String { value }
+}
+
+final class FailingTokens: TokenProvider {
+    func token() throws -> String { throw PlatformError.Failed(reason: "the user is signed out") }
+    func refresh() throws -> String { throw PlatformError.Failed(reason: "the user is signed out") }
 }
 
 func temporaryDirectory() throws -> URL {
@@ -47,35 +62,61 @@ func repositoryRoot() -> URL {
         .deletingLastPathComponent().deletingLastPathComponent()
 }
 
-#if os(macOS)
-/// The reference backend, started as a child process (macOS only: the iOS
-/// simulator cannot spawn processes). Set ALTYN_SERVER_BIN to the built
-/// `altyn-consent-server`, or the sync tests are skipped.
+#if os(macOS) || os(Linux)
+/// The reference backend (`altyn-consent-server`, built by cargo) on a free
+/// loopback port, with its own data folder (dev CA, receipt and policy
+/// keys): mirror of the Kotlin tests' `ReferenceServer`. macOS and Linux
+/// only (the iOS simulator cannot spawn processes). The binary is
+/// `ALTYN_SERVER_BIN`, else `target/debug` or `target/release` of this
+/// checkout; without one the sync tests are skipped.
 final class ReferenceServer {
-    let process = Process()
+    private let process = Process()
     let dataDir: URL
     let baseUrl: String
 
     init(dataDir: URL, tokens: [String: String]) throws {
-        guard let bin = ProcessInfo.processInfo.environment["ALTYN_SERVER_BIN"] else {
-            throw XCTSkip("ALTYN_SERVER_BIN is not set: build altyn-consent-server and point to it")
+        let fm = FileManager.default
+        let candidates = [ProcessInfo.processInfo.environment["ALTYN_SERVER_BIN"]].compactMap { $0 }
+            + ["target/debug", "target/release"].map { repositoryRoot().appendingPathComponent("\($0)/altyn-consent-server").path }
+        guard let bin = candidates.first(where: { fm.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("no altyn-consent-server: run cargo build -p altyn-consent-server or set ALTYN_SERVER_BIN")
         }
         self.dataDir = dataDir
-        let out = Pipe()
+        let logs = dataDir.deletingLastPathComponent()
+        try fm.createDirectory(at: logs, withIntermediateDirectories: true)
+        // Output goes to files, not pipes: nobody has to drain them for the
+        // server to go on, and the log is there to read when it fails.
+        let stdoutFile = logs.appendingPathComponent("server.out")
+        let stderrFile = logs.appendingPathComponent("server.log")
+        fm.createFile(atPath: stdoutFile.path, contents: nil)
+        fm.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: bin)
         process.arguments = ["--listen", "127.0.0.1:0", "--server-data-dir", dataDir.path,
                              "--tokens", tokens.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
-        process.standardOutput = out
+        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
         try process.run()
-        var line = Data()
-        while let byte = try out.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data([10]) {
-            line.append(byte)
+
+        // The first line says where it listens: "listening on https://127.0.0.1:PORT".
+        let deadline = Date().addingTimeInterval(60)
+        var found: String?
+        while found == nil {
+            let text = (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.contains("listening on ") }) {
+                found = String(line[line.range(of: "listening on ")!.upperBound...]).trimmingCharacters(in: .whitespaces)
+            } else if !process.isRunning || Date() > deadline {
+                if process.isRunning { process.terminate() }
+                let log = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+                throw ServerFailed(message: "the server did not start: \(text) \(log)")
+            } else {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
         }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let range = text.range(of: "listening on ") else {
-            throw XCTSkip("the server did not start: \(text)")
+        baseUrl = found!
+        guard baseUrl.hasPrefix("https://127.0.0.1:") else {
+            process.terminate()
+            throw ServerFailed(message: "unexpected first line: \(baseUrl)")
         }
-        baseUrl = String(text[range.upperBound...]).trimmingCharacters(in: .whitespaces)
     }
 
     func settings() throws -> SyncSettings {
@@ -89,8 +130,13 @@ final class ReferenceServer {
     }
 
     deinit {
-        process.terminate()
+        if process.isRunning { process.terminate() }
         process.waitUntilExit()
     }
+}
+
+struct ServerFailed: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
 #endif

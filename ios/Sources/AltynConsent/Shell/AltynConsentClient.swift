@@ -6,14 +6,19 @@ import Foundation
 /// Every rule lives in the Rust core; this class only moves calls off the
 /// caller's thread, publishes the state as an `AsyncStream` and turns the
 /// core's errors into `ConsentFailure`.
-public final class AltynConsentClient: @unchecked Sendable {
+///
+/// Sendable because every stored property is immutable and Sendable: the
+/// core is thread-safe (a UniFFI object, `Sendable`), and `StateBroadcast`
+/// guards its state with a lock.
+public final class AltynConsentClient: Sendable {
     private let core: ConsentCore
     private let states: StateBroadcast
-    private var observerHandle: UInt64 = 0
+    private let observerHandle: UInt64
 
     private init(core: ConsentCore) throws {
+        let states = StateBroadcast(initial: try core.state())
         self.core = core
-        self.states = StateBroadcast(initial: try core.state())
+        self.states = states
         self.observerHandle = core.addObserver(observer: states)
     }
 
@@ -154,7 +159,7 @@ public final class AltynConsentClient: @unchecked Sendable {
 
 /// Runs blocking core work (one small disk transaction) off the caller's
 /// thread, translating the core's errors.
-private func offMain<T>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+private func offMain<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await Task.detached(priority: .userInitiated) {
         do {
             return try work()
@@ -164,11 +169,16 @@ private func offMain<T>(_ work: @escaping @Sendable () throws -> T) async throws
     }.value
 }
 
-private func offMainNonThrowing<T>(_ work: @escaping @Sendable () -> T) async -> T {
+private func offMainNonThrowing<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await Task.detached(priority: .userInitiated) { work() }.value
 }
 
 /// Keeps the latest state and hands it to every open stream.
+///
+/// `@unchecked Sendable`: the core calls `onStateChanged` from its own
+/// threads while streams open and close on others; every read and write of
+/// `latest` and `continuations` happens with `lock` held, and the
+/// continuations themselves are Sendable (yielded to outside the lock).
 final class StateBroadcast: StateObserver, @unchecked Sendable {
     private let lock = NSLock()
     private var latest: ConsentState

@@ -36,7 +36,7 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
     /// The server refused, or its answer does not prove itself.
     case serverRejected(String)
     /// A bug in the library: please report it.
-    case internal(String)
+    case `internal`(String)
     /// The text shown is not the current version: show it and ask again.
     case stalePolicy(String, currentVersion: UInt32)
 

@@ -1,3 +1,4 @@
+#if canImport(Security)
 import Foundation
 import Security
 
@@ -71,3 +72,4 @@ public final class KeychainKeyProvider: KeyProvider, @unchecked Sendable {
         }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if canImport(os)
 import Foundation
 import os
 
@@ -25,3 +26,4 @@ public final class OSLogSink: LogSink, @unchecked Sendable {
         setLogSink(sink: OSLogSink(), maxLevel: maxLevel)
     }
 }
+#endif

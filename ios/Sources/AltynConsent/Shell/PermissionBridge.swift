@@ -1,4 +1,6 @@
-#if canImport(UIKit)
+// iOS only: these frameworks (and their iOS authorization APIs) exist on
+// iOS; on macOS and Linux the mapping in IosOsStatus stays testable alone.
+#if canImport(UIKit) && canImport(AVFoundation) && canImport(Contacts) && canImport(CoreLocation) && canImport(Photos) && canImport(UserNotifications)
 import AVFoundation
 import Contacts
 import CoreLocation
@@ -12,7 +14,7 @@ import UserNotifications
 ///
 /// The in-app decision (`setPermission`) always comes first (§2.4): ask the
 /// system only after the user allowed it in the app.
-public final class PermissionBridge: @unchecked Sendable {
+public final class PermissionBridge: Sendable {
     private let consent: AltynConsentClient
 
     public init(consent: AltynConsentClient) {
@@ -74,9 +76,15 @@ public final class PermissionBridge: @unchecked Sendable {
         case .restricted: return .restricted
         case .denied: return .denied
         case .authorized: return .authorized
+        #if compiler(>=6.0)
+        // iOS 18 (Xcode 16's SDK) adds .limited: the user shared some contacts.
+        case .limited: return .limited
+        #endif
         @unknown default:
-            // iOS 18 adds .limited (the user shared some contacts).
-            return .limited
+            // A status this SDK does not know: fail closed, as every other
+            // framework here does (never "limited", which would let the
+            // core treat an unknown answer as partial access).
+            return .denied
         }
     }
 
