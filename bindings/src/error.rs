@@ -197,3 +197,22 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for PlatformError {
         }
     }
 }
+
+/// Why the app's [`crate::HttpClient`] got no complete answer.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum HttpError {
+    /// No connection, a timeout, a reset, a body cut off: may work later.
+    #[error("{reason}")]
+    Network { reason: String },
+    /// TLS refused the server (certificate, pin): nothing was sent.
+    #[error("{reason}")]
+    Insecure { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for HttpError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        HttpError::Network {
+            reason: format!("the app's HTTP client failed unexpectedly: {}", e.reason),
+        }
+    }
+}

@@ -16,7 +16,7 @@ mod error;
 mod logging;
 mod types;
 
-pub use error::{ConsentError, FailureKind, PlatformError};
+pub use error::{ConsentError, FailureKind, HttpError, PlatformError};
 pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use types::*;
 
@@ -44,6 +44,50 @@ pub trait TokenProvider: Send + Sync {
     fn token(&self) -> Result<String, PlatformError>;
     /// A fresh token, after the server refused the current one.
     fn refresh(&self) -> Result<String, PlatformError>;
+}
+
+/// The app's own HTTP stack, if it wants TLS, pins and proxies to follow
+/// the platform (OkHttp, URLSession) instead of the library's rustls: it
+/// performs one request and reports what came back. It must not retry (the
+/// core decides) and must not log requests (they carry the token).
+#[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
+pub trait HttpClient: Send + Sync {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError>;
+}
+
+struct AppHttp(Arc<dyn HttpClient>);
+
+#[async_trait::async_trait]
+impl core::sync::HttpTransport for AppHttp {
+    async fn send(
+        &self,
+        request: core::sync::http::HttpRequest,
+    ) -> Result<core::sync::http::HttpResponse, core::sync::http::HttpFailure> {
+        use core::sync::http::{HttpFailure, Method};
+        let request = HttpRequest {
+            method: match request.method {
+                Method::Get => "GET".into(),
+                Method::Post => "POST".into(),
+            },
+            url: request.url,
+            headers: request
+                .headers
+                .into_iter()
+                .map(|(name, value)| HttpHeader { name, value })
+                .collect(),
+            body: request.body,
+        };
+        match self.0.send(request).await {
+            Ok(r) => Ok(core::sync::http::HttpResponse {
+                status: r.status,
+                headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+                body: r.body,
+            }),
+            Err(HttpError::Network { reason }) => Err(HttpFailure::Network(reason)),
+            Err(HttpError::Insecure { reason }) => Err(HttpFailure::Insecure(reason)),
+        }
+    }
 }
 
 /// Told when the consent state changes, so a UI can update. Called on the
@@ -349,6 +393,18 @@ impl ConsentCore {
         Ok(self.client.sync(&config).await?.into())
     }
 
+    /// [`ConsentCore::sync`] through the app's own HTTP stack.
+    pub async fn sync_with_client(
+        &self,
+        settings: SyncSettings,
+        tokens: Arc<dyn TokenProvider>,
+        http: Arc<dyn HttpClient>,
+    ) -> Result<SyncReport> {
+        let mut config = sync_config(settings, tokens)?;
+        config.transport = Some(Arc::new(AppHttp(http)));
+        Ok(self.client.sync(&config).await?.into())
+    }
+
     /// Fills an empty store from the server (a new device): the chain and
     /// every receipt are verified before anything is written.
     pub async fn restore_from_server(
@@ -407,6 +463,9 @@ fn sync_config(
     config.spki_pins = settings.spki_pins;
     config.request_timeout = Duration::from_millis(settings.request_timeout_ms.max(1));
     config.max_attempts = settings.max_attempts.max(1) as usize;
+    config.deadline = settings
+        .deadline_ms
+        .map(|ms| std::time::SystemTime::now() + Duration::from_millis(ms));
     Ok(config)
 }
 

@@ -219,6 +219,12 @@ pub struct SyncSettings {
     /// Attempts per request within one pass.
     #[uniffi(default = 4)]
     pub max_attempts: u32,
+    /// The pass ends cleanly this many milliseconds after it starts (set it
+    /// a little under a BGTask's or JobScheduler job's remaining time): no
+    /// request starts and no wait is taken past it; the report's stop kind
+    /// is `Network` and what waits is for the next pass.
+    #[uniffi(default = None)]
+    pub deadline_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -486,8 +492,8 @@ impl From<core::sync::SyncReport> for SyncReport {
             pending: r.pending,
             receipts: r.receipts,
             next_retry_in_secs: r.next_retry_in_secs,
-            stopped_because: r.stopped_because,
-            stop_kind: r.stop_kind.map(Into::into),
+            stopped_because: r.stopped_because(),
+            stop_kind: r.stop_kind().map(Into::into),
             policy_updated_to: r.policy_updated_to,
         }
     }
@@ -558,4 +564,29 @@ impl From<core::policy::diff::PolicyDiff> for PolicyChanges {
 fn canonical_string<T: serde::Serialize>(value: &T) -> String {
     let bytes = core::canonical::to_canonical_json(value).expect("ledger records serialise");
     String::from_utf8(bytes).expect("JSON is UTF-8")
+}
+
+/// One request of the sync protocol, for the app's own HTTP stack.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpRequest {
+    /// `GET` or `POST`.
+    pub method: String,
+    pub url: String,
+    /// Lower-case names; `authorization` carries the token: never log it.
+    pub headers: Vec<HttpHeader>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// The server's answer, whatever its status.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<HttpHeader>,
+    pub body: Vec<u8>,
 }

@@ -350,7 +350,7 @@ pub fn print_sync_report(report: &SyncReport) {
         "sync: {} sent, {} acknowledged with {} signed receipt(s), {} parked, {} still waiting",
         report.sent, report.acknowledged, report.receipts, report.parked, report.pending
     );
-    if let Some(why) = &report.stopped_because {
+    if let Some(why) = report.stopped_because() {
         println!("stopped early: {why}");
     }
     if let Some(secs) = report.next_retry_in_secs {
@@ -829,7 +829,7 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
             print_sync_report(&report);
             // A pass that could not do its work is a failure for scripts:
             // nothing is lost, the decisions wait for the next pass.
-            if let Some(kind) = report.stop_kind {
+            if let Some(kind) = report.stop_kind() {
                 return Err(Failure::new(
                     exit::code(kind),
                     format!(

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum_server::tls_rustls::RustlsConfig;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::{ServerConfig, ServerError};
@@ -82,12 +83,16 @@ pub fn identity(config: &ServerConfig) -> Result<Identity, ServerError> {
     };
     let cert_pem = read(&cert_path)?;
     let key_pem = read(&key_path)?;
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| ServerError::Tls(format!("{}: {e}", cert_path.display())))?;
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_bytes())
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", key_path.display())))?
-        .ok_or_else(|| ServerError::Tls(format!("{} holds no private key", key_path.display())))?;
+    let key: PrivateKeyDer<'static> =
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| {
+            ServerError::Tls(format!(
+                "{} holds no usable private key: {e}",
+                key_path.display()
+            ))
+        })?;
     let cert_der = certs
         .first()
         .ok_or_else(|| ServerError::Tls("the certificate file is empty".into()))?

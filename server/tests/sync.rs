@@ -131,7 +131,7 @@ async fn a_journey_syncs_exactly_once_with_verified_receipts() {
         "{report:?}"
     );
     assert_eq!(report.receipts, 1);
-    assert_eq!(report.stopped_because, None);
+    assert_eq!(report.stop, None);
     assert_exactly_once(&w, "subject-1");
     let again = w
         .client
@@ -167,7 +167,7 @@ async fn every_fault_is_survived_without_loss_or_duplicates() {
     let started = std::time::Instant::now();
     let mut report = w.client.sync(&cfg).await.unwrap();
     while report.pending > 0 {
-        assert!(report.stopped_because.is_some());
+        assert!(report.stop.is_some());
         report = w.client.sync(&cfg).await.unwrap();
     }
     assert_eq!(w.server.faults.remaining(), 0, "every fault was met");
@@ -208,7 +208,7 @@ async fn a_wrong_certificate_or_pin_sends_nothing() {
     let report = w.client.sync(&no_ca).await.unwrap();
     assert!(
         report
-            .stopped_because
+            .stopped_because()
             .as_deref()
             .unwrap_or("")
             .contains("TLS refused"),
@@ -220,7 +220,7 @@ async fn a_wrong_certificate_or_pin_sends_nothing() {
     let report = w.client.sync(&wrong_pin).await.unwrap();
     assert!(
         report
-            .stopped_because
+            .stopped_because()
             .as_deref()
             .unwrap_or("")
             .contains("TLS refused"),
@@ -280,7 +280,7 @@ async fn a_401_asks_for_a_fresh_token_once() {
         .await
         .unwrap();
     assert_eq!(tokens.refreshes.load(Ordering::SeqCst), 1);
-    assert!(report.stopped_because.unwrap().contains("sign in again"));
+    assert!(report.stopped_because().unwrap().contains("sign in again"));
     assert_eq!(report.pending, n, "nothing is dropped");
 
     let tokens = RotatingToken::new("token-1");
@@ -460,7 +460,7 @@ async fn a_policy_signed_by_an_unknown_key_is_refused_and_the_old_one_stays() {
     cfg.policy_keys = vec![altyn_consent_core::sync::wire::generate_signing_key().verifying_key()];
     let report = w.client.sync(&cfg).await.unwrap();
     assert!(report
-        .stopped_because
+        .stopped_because()
         .unwrap()
         .contains("not signed by a trusted key"));
     assert_eq!(w.client.policy("ru").version, 1);

@@ -13,7 +13,8 @@ use super::{ClientConfig, ConsentClient, ConsentError};
 use crate::error::ErrorKind;
 use crate::ledger::{ChainHead, EventKind};
 use crate::store::{quarantine, Store, StoreError, StoreKey, KEYCHECK_FILE};
-use crate::sync::{SyncConfig, Transport};
+use crate::sync::api::Api;
+use crate::sync::SyncConfig;
 
 /// What `recover` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,9 +60,10 @@ impl ConsentClient {
         let (reason, lost_store_id) = Self::why_unreadable(&config)?;
         let fetched = match server {
             Some(sync) => {
-                let transport = Transport::new(sync)?;
-                let (plan, token) = fetch_restore_plan(&transport, sync).await?;
-                Some((transport, token, plan))
+                let api = Api::new(&sync.base_url)?;
+                let http = sync.http()?;
+                let (plan, token) = fetch_restore_plan(http.as_ref(), &api, sync).await?;
+                Some((http, api, token, plan))
             }
             None => None,
         };
@@ -96,7 +98,7 @@ impl ConsentClient {
             || ids.install_id().to_string(),
         )?;
         let client = Self::from_store(store, config)?;
-        let plan = fetched.as_ref().and_then(|(_, _, plan)| plan.clone());
+        let plan = fetched.as_ref().and_then(|(_, _, _, plan)| plan.clone());
         if let Some(plan) = &plan {
             client.import_plan(plan)?;
         }
@@ -120,9 +122,9 @@ impl ConsentClient {
             // leaves it marked as an interrupted recovery.
             inner.store.finish_recovery()?;
         }
-        if let (Some((transport, token, _)), Some(sync)) = (&fetched, server) {
+        if let (Some((http, api, token, _)), Some(sync)) = (&fetched, server) {
             // A newer policy version, if any; its failure is for the next sync.
-            let _ = client.refresh_policy(transport, token, sync).await;
+            let _ = client.refresh_policy(http.as_ref(), api, token, sync).await;
         }
         Ok(Recovered {
             client,

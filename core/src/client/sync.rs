@@ -2,21 +2,21 @@
 //! whatever the network does), keeps the receipts, and brings new policy
 //! versions; restore rebuilds a fresh store from the server.
 
-use std::time::Duration;
+use std::time::SystemTime;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use serde::Serialize;
 
 use super::{ConsentClient, ConsentError};
-use crate::error::ErrorKind;
 use crate::policy::diff::{diff, PolicyDiff};
 use crate::policy::FALLBACK_LOCALE;
 use crate::proof::{check_restore_page, RestorePlan};
 use crate::state::{ConsentState, LedgerFold, PolicyStatus};
 use crate::store::{OutboxEntry, StoreError};
-use crate::sync::transport::Outcome;
-use crate::sync::wire::{Receipt, UploadBatch};
-use crate::sync::{SyncConfig, SyncError, SyncReport, Transport};
+use crate::sync::api::{read, Api, Outcome};
+use crate::sync::engine::{Batch, Decision, Expected, StopReason, UploadEngine};
+use crate::sync::http::HttpTransport;
+use crate::sync::wire::{Receipt, SignedPolicy, UploadBatch};
+use crate::sync::{SyncConfig, SyncError, SyncReport};
 
 /// What waits for upload and what the server has confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,11 +38,15 @@ pub struct ParkedEvent {
 }
 
 const ETAG_KEY: &str = "policy_etag";
+/// Meta key of the batch size a 413 cut the upload down to.
+const BATCH_SIZE_KEY: &str = "upload_batch_size";
 
 impl ConsentClient {
     /// One sync pass: uploads what waits, keeps the receipts, fetches the
     /// current policy. Returns what it did and when to run again; never
-    /// drops an event.
+    /// drops an event. The [`engine`](crate::sync::engine) decides; the
+    /// configured transport performs each request; this loop applies the
+    /// decisions to the store.
     pub async fn sync(&self, config: &SyncConfig) -> Result<SyncReport, ConsentError> {
         if config.server_keys.is_empty() {
             return Err(SyncError::Config(
@@ -50,149 +54,132 @@ impl ConsentClient {
             )
             .into());
         }
-        let transport = Transport::new(config)?;
+        let api = Api::new(&config.base_url)?;
+        let http = config.http()?;
         let mut report = SyncReport::default();
-        let mut token = transport.token(false)?;
-        let mut refreshed = false;
-        let mut batch_size = config.batch_size.max(1);
-        let mut backoff = backoff(config);
-        let mut attempts = 0usize;
-        let install_id = self.lock().install_id.clone();
-        let waiting_at_start = self.lock().store.outbox_counts()?.0;
+        let mut token = config.token(false)?;
+        let (install_id, remembered, waiting_at_start) = {
+            let inner = self.lock();
+            let remembered = inner
+                .store
+                .meta(BATCH_SIZE_KEY)?
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(config.batch_size);
+            (
+                inner.install_id.clone(),
+                remembered,
+                inner.store.outbox_counts()?.0,
+            )
+        };
+        let mut engine = UploadEngine::new(config.engine(), remembered, config.deadline);
 
         loop {
-            let events = self.lock().store.pending_events(batch_size)?;
-            let (Some(first), Some(last)) = (events.first(), events.last()) else {
+            if !engine.may_send(SystemTime::now()) {
+                report.stop = Some(StopReason::Deadline);
                 break;
+            }
+            let events = self.lock().store.pending_events(engine.batch_size())?;
+            if events.is_empty() {
+                break;
+            }
+            let batch = Batch {
+                install_id: install_id.clone(),
+                events: events
+                    .iter()
+                    .map(expected_of)
+                    .collect::<Result<Vec<_>, _>>()?,
             };
-            let (first_seq, last_seq) = (first.seq, last.seq);
-            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
-            let expected = events
-                .iter()
-                .map(Expected::of)
-                .collect::<Result<Vec<_>, _>>()?;
-            report.sent += events.len() as u64;
+            let seqs = batch.seqs();
+            report.sent += seqs.len() as u64;
             // The stored canonical JSON goes on the wire as it is.
             let body = UploadBatch::encode_from_bodies(
                 &install_id,
                 events.iter().map(|e| e.body.as_str()),
             );
             drop(events);
-            tracing::debug!(first_seq, last_seq, "uploading a batch");
-            match transport.upload(&token, body).await {
-                Outcome::Done(receipt) => {
-                    let head = &receipt.body.head;
-                    let head_known = head.events == 0
-                        || self.lock().store.event_hash(head.events)?.as_deref()
-                            == Some(head.hash.as_str());
-                    let checked = check_receipt(&receipt, &install_id, &expected, config).and_then(|()| {
-                        // The same rule `verify` applies later: the server's
-                        // chain head must be a link of this ledger.
-                        head_known.then_some(()).ok_or_else(|| {
-                            format!(
-                                "the server's receipt says its chain ends at event #{} with a hash this ledger does not have",
-                                head.events
-                            )
-                        })
-                    });
-                    if let Err(why) = checked {
-                        // A server that does not prove what it holds has not
-                        // acknowledged anything: the events stay queued.
-                        self.lock().store.note_attempt(&seqs, &why)?;
-                        report.stop(ErrorKind::ServerRejected, why);
-                        report.next_retry_in_secs = Some(config.max_wait.as_secs());
-                        break;
-                    }
+            tracing::debug!(
+                first_seq = batch.first_seq(),
+                events = seqs.len(),
+                "uploading a batch"
+            );
+            let answer = http.send(api.upload(&token, body)).await;
+            let decision = {
+                let inner = self.lock();
+                let hash_at = |seq: u64| inner.store.event_hash(seq).ok().flatten();
+                engine.decide(
+                    &batch,
+                    answer,
+                    &config.server_keys,
+                    &hash_at,
+                    SystemTime::now(),
+                )
+            };
+            match decision {
+                Decision::Acknowledged(receipt) => {
                     let body = serde_json::to_string(&receipt).expect("a receipt serialises");
                     self.lock()
                         .store
                         .record_receipt(&receipt.body.received_at, &body, &seqs)?;
-                    report.acknowledged += seqs.len() as u64;
+                    let batch_seqs: std::collections::HashSet<u64> = seqs.iter().copied().collect();
+                    report.acknowledged += receipt
+                        .body
+                        .acknowledged
+                        .iter()
+                        .filter(|a| batch_seqs.contains(&a.seq))
+                        .count() as u64;
                     report.receipts += 1;
                     if let Some(progress) = &config.progress {
                         progress(report.acknowledged, waiting_at_start);
                     }
-                    attempts = 0;
-                    backoff = self::backoff(config);
                 }
-                Outcome::Retry {
-                    reason,
-                    retry_after,
-                } => {
-                    attempts += 1;
+                Decision::Retry { delay, reason } => {
                     self.lock().store.note_attempt(&seqs, &reason)?;
-                    let delay =
-                        retry_after.unwrap_or_else(|| backoff.next().unwrap_or(config.max_wait));
-                    if attempts >= config.max_attempts || delay > config.max_wait {
-                        report.stop(ErrorKind::Network, reason);
-                        report.next_retry_in_secs = Some(delay.as_secs().max(1));
-                        break;
-                    }
                     tracing::info!(
                         delay_ms = delay.as_millis() as u64,
                         "upload will be retried"
                     );
                     tokio::time::sleep(delay).await;
                 }
-                Outcome::Unauthorized if !refreshed => {
-                    token = transport.token(true)?;
-                    refreshed = true;
+                Decision::RefreshToken => token = config.token(true)?,
+                Decision::Shrink { batch_size } => {
+                    // Remembered, so that the next pass does not start at
+                    // a size the server refuses.
+                    self.lock()
+                        .store
+                        .set_meta(BATCH_SIZE_KEY, &batch_size.to_string())?;
                 }
-                Outcome::Unauthorized => {
-                    report.stop(
-                        ErrorKind::ServerRejected,
-                        "the server refused the access token, also a fresh one: the user must sign in again".into(),
-                    );
+                Decision::Park { from_seq, reason } => {
+                    tracing::warn!(seq = from_seq, "events parked");
+                    report.parked += self.lock().store.park_from(from_seq, &reason)?;
+                    report.stop = Some(StopReason::Parked { detail: reason });
                     break;
                 }
-                Outcome::TooLarge if batch_size > 1 => batch_size = (batch_size / 2).max(1),
-                Outcome::TooLarge => {
-                    let reason = "413: the server refuses this event as too large".to_string();
-                    report.parked += self.lock().store.park_from(first_seq, &reason)?;
-                    report.stop(ErrorKind::ServerRejected, reason);
-                    break;
-                }
-                Outcome::Rejected { status, error } => {
-                    let named = error
-                        .seq
-                        .or_else(|| {
-                            expected
-                                .iter()
-                                .find(|e| Some(e.id.to_string()) == error.event_id)
-                                .map(|e| e.seq)
-                        })
-                        .filter(|seq| seqs.contains(seq))
-                        .unwrap_or(first_seq);
-                    let reason = format!("{status} {}: {}", error.error, error.message);
-                    tracing::warn!(status, seq = named, "events parked");
-                    report.parked += self.lock().store.park_from(named, &reason)?;
-                    report.stop(ErrorKind::ServerRejected, reason);
-                    break;
-                }
-                Outcome::Insecure(why) => {
-                    report.stop(ErrorKind::Network, why);
-                    break;
-                }
-                Outcome::NotModified => {
-                    report.stop(
-                        ErrorKind::ServerRejected,
-                        "the server answered 304 to an upload".into(),
-                    );
+                Decision::Stop(stop) => {
+                    if matches!(
+                        stop,
+                        StopReason::Unreachable { .. } | StopReason::BadReceipt { .. }
+                    ) {
+                        self.lock().store.note_attempt(&seqs, &stop.to_string())?;
+                    }
+                    report.stop = Some(stop);
                     break;
                 }
             }
         }
 
-        if report.stopped_because.is_none() {
-            match self.refresh_policy(&transport, &token, config).await {
+        if report.stop.is_none() {
+            match self
+                .refresh_policy(http.as_ref(), &api, &token, config)
+                .await
+            {
                 Ok(updated) => report.policy_updated_to = updated,
-                Err((kind, why)) => report.stop(kind, why),
+                Err(stop) => report.stop = Some(stop),
             }
         }
         let (pending, _) = self.lock().store.outbox_counts()?;
         report.pending = pending;
-        if pending > 0 && report.next_retry_in_secs.is_none() {
-            report.next_retry_in_secs = Some(config.min_backoff.as_secs().max(1));
+        if pending > 0 {
+            report.next_retry_in_secs = Some(engine.next_pass_in().as_secs().max(1));
         }
         Ok(report)
     }
@@ -203,10 +190,11 @@ impl ConsentClient {
     /// policy stays. Returns the new version if it changed.
     pub(super) async fn refresh_policy(
         &self,
-        transport: &Transport,
+        http: &dyn HttpTransport,
+        api: &Api,
         token: &str,
         config: &SyncConfig,
-    ) -> Result<Option<u32>, (ErrorKind, String)> {
+    ) -> Result<Option<u32>, StopReason> {
         let (policy_id, etag) = {
             let inner = self.lock();
             (
@@ -214,47 +202,36 @@ impl ConsentClient {
                 inner.store.meta(ETAG_KEY).ok().flatten(),
             )
         };
-        match transport
-            .fetch_policy(token, &policy_id, FALLBACK_LOCALE, etag.as_deref())
-            .await
-        {
+        let request = api.policy(token, &policy_id, FALLBACK_LOCALE, etag.as_deref());
+        let refused = |detail: String| StopReason::Policy { detail };
+        match read::<SignedPolicy>(http.send(request).await, SystemTime::now()) {
             Outcome::NotModified => Ok(None),
-            Outcome::Done((signed, new_etag)) => {
+            Outcome::Done(signed, new_etag) => {
                 let doc = signed.verify(&config.policy_keys).map_err(|e| {
-                    (
-                        ErrorKind::ServerRejected,
-                        format!("the server's policy was refused and the current one kept: {e}"),
-                    )
+                    refused(format!(
+                        "the server's policy was refused and the current one kept: {e}"
+                    ))
                 })?;
                 let version = doc.version;
-                let changed = self.install_policy(doc).map_err(|e| {
-                    (
-                        ErrorKind::ServerRejected,
-                        format!("the server's policy was refused: {e}"),
-                    )
-                })?;
+                let changed = self
+                    .install_policy(doc)
+                    .map_err(|e| refused(format!("the server's policy was refused: {e}")))?;
                 if let Some(etag) = new_etag {
                     let _ = self.lock().store.set_meta(ETAG_KEY, &etag);
                 }
                 Ok(changed.then_some(version))
             }
-            Outcome::Retry { reason, .. } => Err((
-                ErrorKind::Network,
-                format!("the policy could not be fetched: {reason}"),
-            )),
-            Outcome::Insecure(why) => Err((ErrorKind::Network, why)),
-            Outcome::Unauthorized => Err((
-                ErrorKind::ServerRejected,
+            Outcome::Retry { reason, .. } => Err(StopReason::Unreachable {
+                detail: format!("the policy could not be fetched: {reason}"),
+            }),
+            Outcome::Insecure(detail) => Err(StopReason::Insecure { detail }),
+            Outcome::Unauthorized => Err(refused(
                 "the server refused the access token for the policy".into(),
             )),
-            Outcome::TooLarge => Err((
-                ErrorKind::ServerRejected,
-                "the server's policy is too large".into(),
-            )),
-            Outcome::Rejected { status, error } => Err((
-                ErrorKind::ServerRejected,
-                format!("the policy request was refused: {status} {}", error.message),
-            )),
+            Outcome::Rejected { status, error } => Err(refused(format!(
+                "the policy request was refused: {status} {}",
+                error.message
+            ))),
         }
     }
 
@@ -333,8 +310,9 @@ impl ConsentClient {
         if existing > 0 {
             return Err(StoreError::NotEmpty { events: existing }.into());
         }
-        let transport = Transport::new(config)?;
-        let (plan, token) = fetch_restore_plan(&transport, config).await?;
+        let api = Api::new(&config.base_url)?;
+        let http = config.http()?;
+        let (plan, token) = fetch_restore_plan(http.as_ref(), &api, config).await?;
         let Some(plan) = plan else {
             return Err(ConsentError::ServerRejected(
                 "the server holds no events for this account".into(),
@@ -345,7 +323,9 @@ impl ConsentClient {
             events = plan.events.len(),
             "ledger restored from the server"
         );
-        let _ = self.refresh_policy(&transport, &token, config).await;
+        let _ = self
+            .refresh_policy(http.as_ref(), &api, &token, config)
+            .await;
         self.state()
     }
 
@@ -359,8 +339,9 @@ impl ConsentClient {
         config: &SyncConfig,
     ) -> Result<OnlineVerifyReport, ConsentError> {
         let local = self.verify()?;
-        let transport = Transport::new(config)?;
-        let (page, _) = fetch_events_page(&transport).await?;
+        let api = Api::new(&config.base_url)?;
+        let http = config.http()?;
+        let (page, _) = fetch_events_page(http.as_ref(), &api, config).await?;
         let (install_id, events) = {
             let inner = self.lock_fresh()?;
             (inner.install_id.clone(), inner.store.events()?)
@@ -434,26 +415,29 @@ pub struct OnlineVerifyReport {
 /// Fetches the subject's events and receipts and checks them (see
 /// [`check_restore_page`]). Writes nothing. Returns the token that worked.
 pub(super) async fn fetch_restore_plan(
-    transport: &Transport,
+    http: &dyn HttpTransport,
+    api: &Api,
     config: &SyncConfig,
 ) -> Result<(Option<RestorePlan>, String), ConsentError> {
-    let (page, token) = fetch_events_page(transport).await?;
+    let (page, token) = fetch_events_page(http, api, config).await?;
     let plan = check_restore_page(&page, &config.server_keys).map_err(ConsentError::ServerProof)?;
     Ok((plan, token))
 }
 
 /// The subject's events and receipts as the server holds them.
 async fn fetch_events_page(
-    transport: &Transport,
+    http: &dyn HttpTransport,
+    api: &Api,
+    config: &SyncConfig,
 ) -> Result<(crate::sync::wire::EventsPage, String), ConsentError> {
-    let mut token = transport.token(false)?;
-    let mut page = transport.fetch_events(&token).await;
+    let mut token = config.token(false)?;
+    let mut page = read(http.send(api.events(&token)).await, SystemTime::now());
     if matches!(page, Outcome::Unauthorized) {
-        token = transport.token(true)?;
-        page = transport.fetch_events(&token).await;
+        token = config.token(true)?;
+        page = read(http.send(api.events(&token)).await, SystemTime::now());
     }
     let page = match page {
-        Outcome::Done(page) => page,
+        Outcome::Done(page, _) => page,
         Outcome::Retry { reason, .. } => return Err(ConsentError::Network(reason)),
         Outcome::Insecure(why) => return Err(ConsentError::Network(why)),
         Outcome::Unauthorized => {
@@ -467,7 +451,7 @@ async fn fetch_events_page(
                 error.message
             )))
         }
-        Outcome::TooLarge | Outcome::NotModified => {
+        Outcome::NotModified => {
             return Err(ConsentError::ServerRejected(
                 "an answer the API does not promise".into(),
             ))
@@ -476,68 +460,19 @@ async fn fetch_events_page(
     Ok((page, token))
 }
 
-fn backoff(config: &SyncConfig) -> impl Iterator<Item = Duration> {
-    ExponentialBuilder::default()
-        .with_min_delay(config.min_backoff)
-        .with_max_delay(config.max_wait)
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
-}
-
-/// What a receipt must say of one uploaded event.
-struct Expected {
-    id: uuid::Uuid,
-    seq: u64,
-    hash: String,
-}
-
-impl Expected {
-    fn of(row: &crate::store::StoredEvent) -> Result<Expected, ConsentError> {
-        #[derive(serde::Deserialize)]
-        struct HashOnly {
-            hash: String,
-        }
-        let bad =
-            |why: String| StoreError::Decode(format!("event #{} does not decode: {why}", row.seq));
-        let HashOnly { hash } = serde_json::from_str(&row.body).map_err(|e| bad(e.to_string()))?;
-        let id = uuid::Uuid::parse_str(&row.id).map_err(|e| bad(e.to_string()))?;
-        Ok(Expected {
-            id,
-            seq: row.seq,
-            hash,
-        })
+/// What a receipt must say of one stored event.
+fn expected_of(row: &crate::store::StoredEvent) -> Result<Expected, ConsentError> {
+    #[derive(serde::Deserialize)]
+    struct HashOnly {
+        hash: String,
     }
-}
-
-/// A receipt proves the upload only if a trusted key signed it and it names
-/// every event of the batch with its hash.
-fn check_receipt(
-    receipt: &Receipt,
-    install_id: &str,
-    expected: &[Expected],
-    config: &SyncConfig,
-) -> Result<(), String> {
-    receipt
-        .verify(&config.server_keys)
-        .map_err(|e| format!("the server's receipt was refused: {e}"))?;
-    if receipt.body.install_id != install_id {
-        return Err("the server's receipt is for another installation".into());
-    }
-    let acked: std::collections::HashMap<(uuid::Uuid, u64), &str> = receipt
-        .body
-        .acknowledged
-        .iter()
-        .map(|a| ((a.id, a.seq), a.hash.as_str()))
-        .collect();
-    for event in expected {
-        if acked.get(&(event.id, event.seq)) != Some(&event.hash.as_str()) {
-            return Err(format!(
-                "the server's receipt does not cover event #{} with its hash",
-                event.seq
-            ));
-        }
-    }
-    Ok(())
+    let bad =
+        |why: String| StoreError::Decode(format!("event #{} does not decode: {why}", row.seq));
+    let HashOnly { hash } = serde_json::from_str(&row.body).map_err(|e| bad(e.to_string()))?;
+    let id = uuid::Uuid::parse_str(&row.id).map_err(|e| bad(e.to_string()))?;
+    Ok(Expected {
+        id,
+        seq: row.seq,
+        hash,
+    })
 }

@@ -1,28 +1,44 @@
 //! Sync with the backend: the outbox goes up in batches, exactly once; signed
 //! receipts come back and are kept as the proof; new policy versions come
-//! down, signed. The core decides what to send and what each answer means;
-//! `transport` performs the requests.
-//!
-//! Each answer has exactly one consequence for the queued events:
-//! - 2xx with a receipt that verifies: the events leave the outbox, the receipt is kept;
-//! - 5xx, 408, 429, timeout, reset, cut-off or unreadable body: they stay, retried with
-//!   exponential backoff and jitter, `Retry-After` honoured;
-//! - 413: the batch is halved; a single event too large is parked;
-//! - 401: the token provider is asked for a fresh token once, then the pass stops;
-//! - any other 4xx: the event named (and those after it, which link to it) are
-//!   parked with the reason, never dropped;
-//! - a TLS failure (wrong certificate, pin mismatch): nothing was sent; the pass stops.
+//! down, signed. Shaped as Mozilla Glean's upload manager is: the
+//! [`engine`] decides what to send next and what each answer means (its
+//! decision table is documented and tested there, with no I/O); an
+//! [`http::HttpTransport`] performs one request; [`api`] builds the
+//! requests; [`wire`] is what travels. `client::sync` runs the loop.
 
-pub mod transport;
+pub mod api;
+pub mod engine;
+pub mod http;
 pub mod wire;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
-pub use transport::{spki_pin, StaticToken, TokenProvider, Transport};
+pub use engine::StopReason;
+pub use http::{spki_pin, HttpTransport, ReqwestTransport};
+
+/// Supplies the access token. The shell implements it (the app's login).
+pub trait TokenProvider: Send + Sync {
+    /// The current token.
+    fn token(&self) -> Result<String, String>;
+    /// A fresh token, after the server answered 401 to the current one.
+    fn refresh(&self) -> Result<String, String>;
+}
+
+/// A fixed token, for development and tests.
+pub struct StaticToken(pub String);
+
+impl TokenProvider for StaticToken {
+    fn token(&self) -> Result<String, String> {
+        Ok(self.0.clone())
+    }
+    fn refresh(&self) -> Result<String, String> {
+        Ok(self.0.clone())
+    }
+}
 
 /// How to reach and trust the backend.
 #[derive(Clone)]
@@ -51,6 +67,12 @@ pub struct SyncConfig {
     /// Told after each acknowledged batch: (acknowledged so far in this pass,
     /// waiting at the start of the pass). For a progress bar.
     pub progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    /// The app's own HTTP stack (OkHttp, URLSession), if it hands one in;
+    /// otherwise reqwest over rustls with the settings above.
+    pub transport: Option<Arc<dyn HttpTransport>>,
+    /// When the pass must end (a background task's expiry): no request
+    /// starts, and no wait is taken, past it.
+    pub deadline: Option<SystemTime>,
 }
 
 impl SyncConfig {
@@ -68,20 +90,49 @@ impl SyncConfig {
             max_wait: Duration::from_secs(30),
             min_backoff: Duration::from_millis(500),
             progress: None,
+            transport: None,
+            deadline: None,
+        }
+    }
+
+    /// The transport this configuration asks for.
+    pub fn http(&self) -> Result<Arc<dyn HttpTransport>, SyncError> {
+        match &self.transport {
+            Some(transport) => Ok(transport.clone()),
+            None => Ok(Arc::new(ReqwestTransport::new(self)?)),
+        }
+    }
+
+    /// A fresh or the current token from the token provider.
+    pub fn token(&self, fresh: bool) -> Result<String, SyncError> {
+        let token = if fresh {
+            self.token_provider.refresh()
+        } else {
+            self.token_provider.token()
+        };
+        token.map_err(SyncError::Token)
+    }
+
+    pub(crate) fn engine(&self) -> engine::EngineConfig {
+        engine::EngineConfig {
+            batch_size: self.batch_size.max(1),
+            max_attempts: self.max_attempts.max(1),
+            max_wait: self.max_wait,
+            min_backoff: self.min_backoff,
         }
     }
 }
 
 impl SyncReport {
-    /// Ends the pass early, for this reason.
-    pub fn stop(&mut self, kind: crate::error::ErrorKind, why: String) {
-        self.stop_kind = Some(kind);
-        self.stopped_because = Some(why);
+    /// Why the pass stopped early, in words.
+    pub fn stopped_because(&self) -> Option<String> {
+        self.stop.as_ref().map(ToString::to_string)
     }
 
-    /// Whether the pass ended without doing all it set out to do.
-    pub fn stopped_early(&self) -> bool {
-        self.stopped_because.is_some()
+    /// The kind of the early stop: `network` (try again at
+    /// `next_retry_in_secs`) or `server_rejected`.
+    pub fn stop_kind(&self) -> Option<crate::error::ErrorKind> {
+        self.stop.as_ref().map(StopReason::kind)
     }
 }
 
@@ -99,7 +150,8 @@ pub enum SyncError {
 pub struct SyncReport {
     /// Events sent in requests during this pass (retries count again).
     pub sent: u64,
-    /// Events the server acknowledged with a verified receipt in this pass.
+    /// Events the server acknowledged with a verified receipt in this pass
+    /// (counted from the receipts, not from what was sent).
     pub acknowledged: u64,
     /// Events parked in this pass (a 4xx that cannot succeed).
     pub parked: u64,
@@ -110,10 +162,7 @@ pub struct SyncReport {
     /// When to run the next pass, if events still wait (seconds from now).
     pub next_retry_in_secs: Option<u64>,
     /// Why the pass stopped early, if it did.
-    pub stopped_because: Option<String>,
-    /// The kind of that stop: `network` (try again later) or
-    /// `server_rejected` (the server refused, or did not prove the upload).
-    pub stop_kind: Option<crate::error::ErrorKind>,
+    pub stop: Option<StopReason>,
     /// A new policy version arrived in this pass.
     pub policy_updated_to: Option<u32>,
 }

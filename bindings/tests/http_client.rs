@@ -1,0 +1,181 @@
+//! An app's own HTTP stack through the exported `HttpClient` trait, as
+//! OkHttp or URLSession would be handed in: the core builds each request
+//! and judges each answer; the app's client only performs it. Here the
+//! "app's client" performs requests with reqwest against the real
+//! reference server over TLS on loopback.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use altyn_consent::{
+    AppInfo, ConsentCore, FailureKind, HttpClient, HttpError, HttpHeader, HttpRequest,
+    HttpResponse, KeyProvider, OpenConfig, PlatformError, SyncSettings, TokenProvider,
+};
+use altyn_consent_core::sync::wire::key_id;
+use altyn_consent_server::{start, ServerConfig};
+
+#[derive(Default)]
+struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
+
+impl KeyProvider for MemoryKeys {
+    fn load_key(&self, id: String) -> Result<Option<Vec<u8>>, PlatformError> {
+        Ok(self.0.lock().unwrap().get(&id).cloned())
+    }
+    fn save_key(&self, id: String, key: Vec<u8>) -> Result<(), PlatformError> {
+        self.0.lock().unwrap().insert(id, key);
+        Ok(())
+    }
+}
+
+struct Tokens;
+
+impl TokenProvider for Tokens {
+    fn token(&self) -> Result<String, PlatformError> {
+        Ok("token-1".into())
+    }
+    fn refresh(&self) -> Result<String, PlatformError> {
+        Ok("token-1".into())
+    }
+}
+
+/// The app's HTTP stack: trusts the dev CA on its own (as an app's network
+/// security config would), counts what it sends, and never sees a rule.
+struct AppClient {
+    http: reqwest::Client,
+    requests: AtomicUsize,
+    /// When set, every request fails as a dropped connection would.
+    offline: bool,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for AppClient {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        if self.offline {
+            return Err(HttpError::Network {
+                reason: "no route to host".into(),
+            });
+        }
+        let mut builder = match request.method.as_str() {
+            "GET" => self.http.get(&request.url),
+            "POST" => self.http.post(&request.url).body(request.body),
+            other => panic!("unexpected method {other}"),
+        };
+        for h in &request.headers {
+            builder = builder.header(h.name.as_str(), h.value.as_str());
+        }
+        let response = builder.send().await.map_err(|e| HttpError::Network {
+            reason: e.to_string(),
+        })?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| HttpHeader {
+                name: k.to_string(),
+                value: v.to_str().unwrap_or_default().to_string(),
+            })
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| HttpError::Network {
+                reason: e.to_string(),
+            })?
+            .to_vec();
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apps_own_http_stack_syncs_exactly_once() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(ServerConfig::loopback(
+        &dir.path().join("server"),
+        &[("token-1", "borrower-1")],
+    ))
+    .await
+    .unwrap();
+    let ca = reqwest::Certificate::from_pem(server.ca_pem.as_ref().unwrap().as_bytes()).unwrap();
+    let app = Arc::new(AppClient {
+        http: reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .build()
+            .unwrap(),
+        requests: AtomicUsize::new(0),
+        offline: false,
+    });
+    let receipt_key = hex::encode(server.receipt_key.as_bytes());
+    let settings = SyncSettings {
+        base_url: server.base_url.clone(),
+        server_keys: vec![receipt_key.clone()],
+        policy_keys: vec![hex::encode(server.policy_key.as_bytes())],
+        // The app's stack does TLS: the library's CA setting is not used.
+        extra_ca_pem: None,
+        spki_pins: Vec::new(),
+        request_timeout_ms: 5000,
+        max_attempts: 2,
+        deadline_ms: None,
+    };
+    let core = ConsentCore::open(
+        OpenConfig {
+            data_dir: dir.path().join("app").to_string_lossy().into_owned(),
+            app: AppInfo {
+                platform: "android".into(),
+                app_version: "1.0.0-test".into(),
+                os_version: "test".into(),
+            },
+            server_keys: vec![receipt_key],
+        },
+        Arc::new(MemoryKeys::default()),
+    )
+    .unwrap();
+    let policy = core.policy("ru".into());
+    core.accept_policy(
+        policy.reference.version,
+        policy.reference.hash,
+        "ru".into(),
+        true,
+    )
+    .unwrap();
+    core.set_permission("camera".into(), true).unwrap();
+
+    let report = core
+        .sync_with_client(settings.clone(), Arc::new(Tokens), app.clone())
+        .await
+        .unwrap();
+    assert_eq!((report.acknowledged, report.pending), (2, 0), "{report:?}");
+    assert_eq!(report.stop_kind, None);
+    // One upload and one policy fetch, both through the app's client.
+    assert_eq!(app.requests.load(Ordering::SeqCst), 2);
+    assert_eq!(server.event_counts(), (2, 2));
+    let receipts = core.receipts().unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].key_id, key_id(&server.receipt_key));
+    core.verify().unwrap();
+
+    // The app's stack offline: the pass stops as a network failure, with
+    // the decision still the core's, and nothing is lost.
+    core.set_permission("contacts".into(), false).unwrap();
+    let offline = Arc::new(AppClient {
+        http: reqwest::Client::new(),
+        requests: AtomicUsize::new(0),
+        offline: true,
+    });
+    let mut fast = settings;
+    fast.max_attempts = 1;
+    let report = core
+        .sync_with_client(fast, Arc::new(Tokens), offline.clone())
+        .await
+        .unwrap();
+    assert_eq!(report.stop_kind, Some(FailureKind::Network), "{report:?}");
+    assert_eq!(report.pending, 1);
+    assert_eq!(offline.requests.load(Ordering::SeqCst), 1);
+    server.shutdown().await;
+}

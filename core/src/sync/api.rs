@@ -1,0 +1,221 @@
+//! The backend's API, sans I/O: the requests the app sends (built here,
+//! performed by an [`HttpTransport`](super::http::HttpTransport)) and what
+//! an answer to a policy or restore request means. Uploads are judged by the
+//! [`engine`](super::engine).
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+
+use super::engine::parse_retry_after;
+use super::http::{HttpFailure, HttpRequest, HttpResponse, Method};
+use super::wire::ApiError;
+use super::SyncError;
+
+/// The backend at one base URL.
+#[derive(Debug, Clone)]
+pub struct Api {
+    base: Url,
+}
+
+impl Api {
+    /// `https://...`, or `http://` to loopback (development).
+    pub fn new(base_url: &str) -> Result<Self, SyncError> {
+        Ok(Api {
+            base: super::http::check_url(base_url)?,
+        })
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("API paths are relative URLs")
+    }
+
+    fn auth(token: &str) -> (String, String) {
+        ("authorization".into(), format!("Bearer {token}"))
+    }
+
+    /// `POST /v1/events`: a batch (the JSON of an `UploadBatch`).
+    pub fn upload(&self, token: &str, body: Vec<u8>) -> HttpRequest {
+        HttpRequest {
+            method: Method::Post,
+            url: self.url("v1/events").to_string(),
+            headers: vec![
+                Self::auth(token),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body,
+        }
+    }
+
+    /// `GET /v1/policies/{id}?locale=`, conditional on the ETag we hold.
+    pub fn policy(
+        &self,
+        token: &str,
+        policy_id: &str,
+        locale: &str,
+        etag: Option<&str>,
+    ) -> HttpRequest {
+        let mut url = self.url(&format!("v1/policies/{policy_id}"));
+        url.query_pairs_mut().append_pair("locale", locale);
+        let mut headers = vec![Self::auth(token)];
+        if let Some(etag) = etag {
+            headers.push(("if-none-match".into(), etag.to_string()));
+        }
+        HttpRequest {
+            method: Method::Get,
+            url: url.to_string(),
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    /// `GET /v1/events`: the subject's events and receipts (restore).
+    pub fn events(&self, token: &str) -> HttpRequest {
+        HttpRequest {
+            method: Method::Get,
+            url: self.url("v1/events").to_string(),
+            headers: vec![Self::auth(token)],
+            body: Vec::new(),
+        }
+    }
+}
+
+/// What an answer to a policy or restore request means.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    /// 2xx with the body the API promises, and the ETag if any.
+    Done(T, Option<String>),
+    /// 304: the copy we have is current.
+    NotModified,
+    /// 5xx, 408, 429, a timeout, a reset, a truncated or unreadable body:
+    /// try again later (after `retry_after` if the server said so).
+    Retry {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// 401: the token was refused.
+    Unauthorized,
+    /// Any other 4xx: this request can never succeed as it is.
+    Rejected { status: u16, error: ApiError },
+    /// TLS failed (wrong certificate, pin mismatch): nothing was sent.
+    Insecure(String),
+}
+
+/// Reads an answer as `T`.
+pub fn read<T: DeserializeOwned>(
+    answer: Result<HttpResponse, HttpFailure>,
+    now: SystemTime,
+) -> Outcome<T> {
+    let response = match answer {
+        Ok(response) => response,
+        Err(HttpFailure::Insecure(why)) => return Outcome::Insecure(why),
+        Err(HttpFailure::Network(reason)) => {
+            return Outcome::Retry {
+                reason,
+                retry_after: None,
+            }
+        }
+    };
+    let status = response.status;
+    match status {
+        200..=299 => match serde_json::from_slice(&response.body) {
+            Ok(value) => Outcome::Done(value, response.header("etag").map(str::to_string)),
+            Err(e) => Outcome::Retry {
+                reason: format!("the server's answer is not what the API promises: {e}"),
+                retry_after: None,
+            },
+        },
+        304 => Outcome::NotModified,
+        401 => Outcome::Unauthorized,
+        408 | 429 | 500..=599 => Outcome::Retry {
+            reason: format!("the server answered {status}"),
+            retry_after: response
+                .header("retry-after")
+                .and_then(|v| parse_retry_after(v, now)),
+        },
+        code => Outcome::Rejected {
+            status: code,
+            error: serde_json::from_slice::<ApiError>(&response.body).unwrap_or_else(|_| {
+                ApiError {
+                    error: "bad_request".into(),
+                    message: format!("the server answered {status}"),
+                    event_id: None,
+                    seq: None,
+                }
+            }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::wire::EventsPage;
+
+    fn answer(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<HttpResponse, HttpFailure> {
+        Ok(HttpResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn requests_carry_the_token_and_the_etag() {
+        let api = Api::new("https://consent.example/base/").unwrap();
+        let r = api.policy("t0k", "altyncoin-privacy", "ru", Some("\"v2\""));
+        assert_eq!(
+            r.url,
+            "https://consent.example/base/v1/policies/altyncoin-privacy?locale=ru"
+        );
+        assert!(r
+            .headers
+            .contains(&("authorization".into(), "Bearer t0k".into())));
+        assert!(r
+            .headers
+            .contains(&("if-none-match".into(), "\"v2\"".into())));
+        assert_eq!(api.upload("t", b"{}".to_vec()).method, Method::Post);
+        assert!(Api::new("http://consent.example/").is_err());
+    }
+
+    #[test]
+    fn answers_are_read_by_status_class() {
+        let now = SystemTime::UNIX_EPOCH;
+        let page = r#"{"events":[],"receipts":[]}"#;
+        assert!(
+            matches!(read::<EventsPage>(answer(200, &[("ETag", "x")], page), now), Outcome::Done(_, Some(e)) if e == "x")
+        );
+        assert!(matches!(
+            read::<EventsPage>(answer(200, &[], &page[..10]), now),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            read::<EventsPage>(answer(304, &[], ""), now),
+            Outcome::NotModified
+        ));
+        assert!(matches!(
+            read::<EventsPage>(answer(401, &[], ""), now),
+            Outcome::Unauthorized
+        ));
+        assert!(matches!(
+            read::<EventsPage>(answer(503, &[("retry-after", "4")], ""), now),
+            Outcome::Retry { retry_after: Some(d), .. } if d == Duration::from_secs(4)
+        ));
+        assert!(matches!(
+            read::<EventsPage>(answer(403, &[], "nope"), now),
+            Outcome::Rejected { status: 403, .. }
+        ));
+        assert!(matches!(
+            read::<EventsPage>(Err(HttpFailure::Insecure("pin".into())), now),
+            Outcome::Insecure(_)
+        ));
+    }
+}
