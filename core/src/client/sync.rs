@@ -11,7 +11,7 @@ use crate::policy::diff::{diff, PolicyDiff};
 use crate::policy::FALLBACK_LOCALE;
 use crate::proof::{check_restore_page, RestorePlan};
 use crate::state::{ConsentState, LedgerFold, PolicyStatus};
-use crate::store::{OutboxEntry, StoreError};
+use crate::store::StoreError;
 use crate::sync::api::{read, Api, Outcome};
 use crate::sync::engine::{Batch, Decision, Expected, StopReason, UploadEngine};
 use crate::sync::http::HttpTransport;
@@ -242,9 +242,8 @@ impl ConsentClient {
         let (pending, parked) = inner.store.outbox_counts()?;
         let parked_events = inner
             .store
-            .outbox(10_000)?
+            .parked()?
             .into_iter()
-            .filter(|e: &OutboxEntry| e.state == "parked")
             .map(|e| ParkedEvent {
                 seq: e.seq,
                 event_id: e.event_id,

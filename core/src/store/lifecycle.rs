@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
-use super::{
-    check_key, check_not_plain_sqlite, new_key, read_keycheck, write_keycheck, KeyCheck,
-    KeyProvider, StoreError, DB_FILE, KEYCHECK_FILE,
+use super::open::{
+    check_key, check_not_plain_sqlite, key_check, new_key, read_keycheck, write_keycheck,
 };
+use super::{KeyCheck, KeyProvider, StoreError, DB_FILE, KEYCHECK_FILE};
 
 /// Every SQLCipher page of a consent store has this size, so a file whose
 /// length is not a whole number of pages was cut short.
@@ -159,7 +159,7 @@ pub(super) fn begin_creation(
     let check = KeyCheck {
         format: 1,
         store_id: store_id.clone(),
-        key_check: super::key_check(&key),
+        key_check: key_check(&key),
         pending: true,
         recovering,
     };
