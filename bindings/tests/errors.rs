@@ -2,7 +2,9 @@
 //! each store failure becomes the variant that says what to do, the file is
 //! kept, and the observer hears each change.
 
-use std::collections::HashMap;
+mod common;
+use common::MemoryKeys;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -11,19 +13,6 @@ use altyn_consent::{
     StateObserver,
 };
 use altyn_consent_core::store::{KeyProvider as _, MemoryKeyProvider, Store, StoreKey, DB_FILE};
-
-#[derive(Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl KeyProvider for MemoryKeys {
-    fn load_key(&self, store_id: String) -> Result<Option<Vec<u8>>, PlatformError> {
-        Ok(self.0.lock().unwrap().get(&store_id).cloned())
-    }
-    fn save_key(&self, store_id: String, key: Vec<u8>) -> Result<(), PlatformError> {
-        self.0.lock().unwrap().insert(store_id, key);
-        Ok(())
-    }
-}
 
 /// A keystore that cannot be reached (locked device, broken Keystore).
 struct LockedKeys;

@@ -3,28 +3,17 @@
 //! `ALTYN_BLESS_GOLDEN=1` it writes the expectations instead of checking
 //! them; review the diff before committing.
 
-use std::collections::HashMap;
+mod common;
+use common::MemoryKeys;
+
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use altyn_consent::{
-    AppInfo, ConsentCore, ConsentError, ConsentState, KeyProvider, OpenConfig, OsStatus,
-    PlatformError, PolicyStatus, UserConsent,
+    AppInfo, ConsentCore, ConsentError, ConsentState, OpenConfig, OsStatus, PolicyStatus,
+    UserConsent,
 };
 use serde_json::{json, Value};
-
-#[derive(Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl KeyProvider for MemoryKeys {
-    fn load_key(&self, store_id: String) -> Result<Option<Vec<u8>>, PlatformError> {
-        Ok(self.0.lock().unwrap().get(&store_id).cloned())
-    }
-    fn save_key(&self, store_id: String, key: Vec<u8>) -> Result<(), PlatformError> {
-        self.0.lock().unwrap().insert(store_id, key);
-        Ok(())
-    }
-}
 
 fn journey_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/journey.json")

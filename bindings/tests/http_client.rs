@@ -4,29 +4,18 @@
 //! "app's client" performs requests with reqwest against the real
 //! reference server over TLS on loopback.
 
-use std::collections::HashMap;
+mod common;
+use common::MemoryKeys;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use altyn_consent::{
     AppInfo, ConsentCore, FailureKind, HttpClient, HttpError, HttpHeader, HttpRequest,
-    HttpResponse, KeyProvider, OpenConfig, PlatformError, SyncSettings, TokenProvider,
+    HttpResponse, OpenConfig, PlatformError, SyncSettings, TokenProvider,
 };
 use altyn_consent_core::sync::wire::key_id;
 use altyn_consent_server::{start, ServerConfig};
-
-#[derive(Default)]
-struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
-
-impl KeyProvider for MemoryKeys {
-    fn load_key(&self, id: String) -> Result<Option<Vec<u8>>, PlatformError> {
-        Ok(self.0.lock().unwrap().get(&id).cloned())
-    }
-    fn save_key(&self, id: String, key: Vec<u8>) -> Result<(), PlatformError> {
-        self.0.lock().unwrap().insert(id, key);
-        Ok(())
-    }
-}
 
 struct Tokens;
 

@@ -18,14 +18,6 @@ use altyn_consent_core::{AppContext, ClientConfig, ConsentClient};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 const EVENTS: usize = 10_000;
-const PERMISSIONS: [&str; 6] = [
-    "camera",
-    "location_precise",
-    "location_approximate",
-    "contacts",
-    "notifications",
-    "photos",
-];
 
 #[derive(Clone, Copy)]
 enum Variant {
@@ -67,10 +59,12 @@ fn populated(variant: Variant) -> (tempfile::TempDir, Arc<MemoryKeyProvider>) {
     client
         .accept_policy(policy.version, &policy.hash(), "ru", true)
         .unwrap();
+    let catalog = client.catalog();
+    let ids = catalog.ids();
     let mut i = 0usize;
     while (client.event_count() as usize) < EVENTS {
         client
-            .set_permission(PERMISSIONS[i % 6], (i / 6) % 2 == 0)
+            .set_permission(ids[i % ids.len()], (i / ids.len()) % 2 == 0)
             .unwrap();
         i += 1;
     }

@@ -18,14 +18,14 @@ enum Op {
     Reopen,
 }
 
-const PERMISSIONS: [&str; 6] = [
-    "camera",
-    "location_precise",
-    "location_approximate",
-    "contacts",
-    "notifications",
-    "photos",
-];
+/// The bundled catalog's permissions (the strategies below pick indices).
+fn permissions() -> Vec<String> {
+    altyn_consent_core::permissions::PermissionCatalog::bundled()
+        .ids()
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
 const STATUSES: [OsStatus; 6] = [
     OsStatus::NotDetermined,
     OsStatus::Granted,
@@ -52,15 +52,17 @@ proptest! {
     #[test]
     fn kept_state_is_always_the_fold_of_the_ledger(ops in proptest::collection::vec(op(), 1..24)) {
         let (dir, keys, mut client) = common::fresh();
+        let ids = permissions();
+        prop_assert_eq!(ids.len(), 6, "the strategies pick among six permissions");
         for op in ops {
             // Refusals (e.g. a decision before acceptance) are part of the
             // journey: they must record nothing.
             let before = client.event_count();
             let result = match op {
                 Op::Accept => { let p = client.policy("ru"); client.accept_policy(p.version, &p.hash(), "ru", true).map(|_| ()) }
-                Op::Decide(p, g) => client.set_permission(PERMISSIONS[p], g).map(|_| ()),
-                Op::Os(p, s) => client.report_os_status(PERMISSIONS[p], STATUSES[s]).map(|_| ()),
-                Op::Withdraw(p) => client.withdraw(PERMISSIONS[p]).map(|_| ()),
+                Op::Decide(p, g) => client.set_permission(&ids[p], g).map(|_| ()),
+                Op::Os(p, s) => client.report_os_status(&ids[p], STATUSES[s]).map(|_| ()),
+                Op::Withdraw(p) => client.withdraw(&ids[p]).map(|_| ()),
                 Op::WithdrawAll => client.withdraw_all().map(|_| ()),
                 Op::Reopen => { drop(client); client = common::open(dir.path(), &keys); Ok(()) }
             };

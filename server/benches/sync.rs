@@ -37,17 +37,13 @@ fn populate(dir: &Path, keys: &Arc<MemoryKeyProvider>, encrypted: bool) {
     client
         .accept_policy(p.version, &p.hash(), "ru", true)
         .unwrap();
-    let ids = [
-        "camera",
-        "location_precise",
-        "location_approximate",
-        "contacts",
-        "notifications",
-        "photos",
-    ];
+    let catalog = altyn_consent_core::permissions::PermissionCatalog::bundled();
+    let ids = catalog.ids();
     let mut i = 0;
     while client.event_count() < EVENTS {
-        client.set_permission(ids[i % 6], (i / 6) % 2 == 0).unwrap();
+        client
+            .set_permission(ids[i % ids.len()], (i / ids.len()) % 2 == 0)
+            .unwrap();
         i += 1;
     }
 }

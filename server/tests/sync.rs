@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use altyn_consent_core::ledger::verify_chain;
+use altyn_consent_core::permissions::PermissionCatalog;
 use altyn_consent_core::policy::{Block, PolicyDocument};
 use altyn_consent_core::store::MemoryKeyProvider;
 use altyn_consent_core::sync::{spki_pin, StaticToken, SyncConfig, TokenProvider};
@@ -78,17 +79,7 @@ fn journey(client: &ConsentClient) -> u64 {
     client
         .accept_policy(p.version, &p.hash(), "ru", true)
         .unwrap();
-    for (i, id) in [
-        "camera",
-        "location_precise",
-        "location_approximate",
-        "contacts",
-        "notifications",
-        "photos",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, id) in PermissionCatalog::bundled().ids().into_iter().enumerate() {
         client.set_permission(id, i % 2 == 0).unwrap();
         client.report_os_status(id, OsStatus::Granted).unwrap();
     }

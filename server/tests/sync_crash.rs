@@ -82,16 +82,12 @@ async fn sigkill_during_sync_loses_and_duplicates_nothing() {
         client
             .accept_policy(p.version, &p.hash(), "ru", true)
             .unwrap();
-        let ids = [
-            "camera",
-            "location_precise",
-            "location_approximate",
-            "contacts",
-            "notifications",
-            "photos",
-        ];
+        let catalog = altyn_consent_core::permissions::PermissionCatalog::bundled();
+        let ids = catalog.ids();
         for i in 0..299usize {
-            client.set_permission(ids[i % 6], (i / 6) % 2 == 0).unwrap();
+            client
+                .set_permission(ids[i % ids.len()], (i / ids.len()) % 2 == 0)
+                .unwrap();
         }
         client.event_count()
     };
