@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 
 profile="${PROFILE:-debug}"
 out="${BINDINGS_DIR:-target/bindings}"
-cargo_flags=(-p altyn-consent-bindings)
+# `replay`: the golden journey's constructor, for this repository's Kotlin
+# and Swift tests; app builds (build-android.sh, build-ios.sh) leave it out.
+cargo_flags=(-p altyn-consent-bindings --features replay)
 [ "$profile" = release ] && cargo_flags+=(--release)
 
 cargo build --quiet "${cargo_flags[@]}"

@@ -205,30 +205,6 @@ impl ConsentCore {
         }))
     }
 
-    /// FOR GOLDEN-JOURNEY TESTS ONLY, never in an app: a client whose clock
-    /// starts at `start_at` (RFC 3339) and moves one second per event, and
-    /// whose ids are counted, so that a journey gives the same hashes on
-    /// every platform.
-    #[uniffi::constructor]
-    pub fn open_for_replay(
-        config: OpenConfig,
-        key_provider: Arc<dyn KeyProvider>,
-        start_at: String,
-    ) -> Result<Arc<Self>> {
-        let start =
-            time::OffsetDateTime::parse(&start_at, &time::format_description::well_known::Rfc3339)
-                .map_err(|e| ConsentError::InvalidRequest {
-                    reason: format!("start_at must be an RFC 3339 time: {e}"),
-                })?;
-        let mut config = client_config(config, key_provider)?;
-        config.clock = Arc::new(core::ledger::SteppingClock::new(start));
-        config.ids = Arc::new(core::ledger::CountingIds::default());
-        Ok(Arc::new(ConsentCore {
-            client: core::ConsentClient::open(config)?,
-            recovery: None,
-        }))
-    }
-
     /// What `recover` did, if this core was made by it.
     pub fn recovery(&self) -> Option<RecoveryInfo> {
         self.recovery.clone()
@@ -423,6 +399,36 @@ impl ConsentCore {
 
     pub fn remove_observer(&self, handle: u64) -> bool {
         self.client.remove_observer(handle)
+    }
+}
+
+/// The golden journey's constructor (feature `replay`): in the bindings of
+/// this repository's tests only, never in an app build.
+#[cfg(feature = "replay")]
+#[uniffi::export]
+impl ConsentCore {
+    /// FOR GOLDEN-JOURNEY TESTS ONLY, never in an app: a client whose clock
+    /// starts at `start_at` (RFC 3339) and moves one second per event, and
+    /// whose ids are counted, so that a journey gives the same hashes on
+    /// every platform.
+    #[uniffi::constructor]
+    pub fn open_for_replay(
+        config: OpenConfig,
+        key_provider: Arc<dyn KeyProvider>,
+        start_at: String,
+    ) -> Result<Arc<Self>> {
+        let start =
+            time::OffsetDateTime::parse(&start_at, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| ConsentError::InvalidRequest {
+                    reason: format!("start_at must be an RFC 3339 time: {e}"),
+                })?;
+        let mut config = client_config(config, key_provider)?;
+        config.clock = Arc::new(core::ledger::SteppingClock::new(start));
+        config.ids = Arc::new(core::ledger::CountingIds::default());
+        Ok(Arc::new(ConsentCore {
+            client: core::ConsentClient::open(config)?,
+            recovery: None,
+        }))
     }
 }
 

@@ -9,6 +9,7 @@
 //! fit: the event id is the record id, `subject` the PII principal, `policy`
 //! the notice, `kind` the consent event type and its purposes.
 
+#[cfg(feature = "replay")]
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -186,11 +187,14 @@ impl IdSource for RandomIds {
     }
 }
 
-/// A clock that starts at a fixed instant and moves one second per reading.
+/// A clock that starts at a fixed instant and moves one second per reading
+/// (the golden journey; feature `replay`, never in an app).
+#[cfg(feature = "replay")]
 pub struct SteppingClock {
     start: OffsetDateTime,
     step: AtomicU64,
 }
+#[cfg(feature = "replay")]
 impl SteppingClock {
     pub fn new(start: OffsetDateTime) -> Self {
         SteppingClock {
@@ -199,6 +203,7 @@ impl SteppingClock {
         }
     }
 }
+#[cfg(feature = "replay")]
 impl Clock for SteppingClock {
     fn now(&self) -> OffsetDateTime {
         let n = self.step.fetch_add(1, Ordering::SeqCst);
@@ -206,11 +211,13 @@ impl Clock for SteppingClock {
     }
 }
 
-/// Ids counted up from zero, for reproducible journeys.
+/// Ids counted up from zero, for reproducible journeys (feature `replay`).
+#[cfg(feature = "replay")]
 #[derive(Default)]
 pub struct CountingIds {
     next: AtomicU64,
 }
+#[cfg(feature = "replay")]
 impl IdSource for CountingIds {
     fn event_id(&self) -> Uuid {
         // A valid v7 layout: the counter stands in for the timestamp.

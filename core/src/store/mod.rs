@@ -317,8 +317,8 @@ impl Store {
     }
 
     /// Direct access for tests that tamper with the file as an attacker
-    /// with the key would.
-    #[doc(hidden)]
+    /// with the key would (feature `test-support`, never in an app).
+    #[cfg(feature = "test-support")]
     pub fn connection_for_tests(&self) -> &Connection {
         &self.conn
     }
