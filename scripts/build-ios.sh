@@ -52,4 +52,7 @@ xcodebuild -create-xcframework \
 
 mkdir -p ios/Sources/AltynConsent/Generated
 cp "$generated/AltynConsent.swift" ios/Sources/AltynConsent/Generated/AltynConsent.swift
+# uniffi 0.32.2's code for async foreign traits (HttpClient) needs upstream's
+# Swift 6 fix (mozilla/uniffi-rs#2929); a no-op once uniffi ships it.
+python3 ios/tools/backport_uniffi_sendable.py ios/Sources/AltynConsent/Generated/AltynConsent.swift
 echo "ios/AltynConsentFFI.xcframework and ios/Sources/AltynConsent/Generated/AltynConsent.swift are ready"

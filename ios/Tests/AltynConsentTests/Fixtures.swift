@@ -1,5 +1,10 @@
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 @testable import AltynConsent
 
 let testApp = AppInfo(platform: "ios", appVersion: "1.0.0-xctest", osVersion: "xctest")
@@ -74,7 +79,7 @@ final class ReferenceServer {
     let dataDir: URL
     let baseUrl: String
 
-    init(dataDir: URL, tokens: [String: String]) throws {
+    init(dataDir: URL, tokens: [String: String], publish: [URL] = []) throws {
         let fm = FileManager.default
         let candidates = [ProcessInfo.processInfo.environment["ALTYN_SERVER_BIN"]].compactMap { $0 }
             + ["target/debug", "target/release"].map { repositoryRoot().appendingPathComponent("\($0)/altyn-consent-server").path }
@@ -88,11 +93,12 @@ final class ReferenceServer {
         // server to go on, and the log is there to read when it fails.
         let stdoutFile = logs.appendingPathComponent("server.out")
         let stderrFile = logs.appendingPathComponent("server.log")
-        fm.createFile(atPath: stdoutFile.path, contents: nil)
-        fm.createFile(atPath: stderrFile.path, contents: nil)
+        _ = fm.createFile(atPath: stdoutFile.path, contents: nil)
+        _ = fm.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: bin)
         process.arguments = ["--listen", "127.0.0.1:0", "--server-data-dir", dataDir.path,
                              "--tokens", tokens.map { "\($0.key)=\($0.value)" }.joined(separator: ",")]
+            + publish.flatMap { ["--publish", $0.path] }
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         try process.run()
@@ -105,7 +111,7 @@ final class ReferenceServer {
             if let line = text.split(separator: "\n").first(where: { $0.contains("listening on ") }) {
                 found = String(line[line.range(of: "listening on ")!.upperBound...]).trimmingCharacters(in: .whitespaces)
             } else if !process.isRunning || Date() > deadline {
-                if process.isRunning { process.terminate() }
+                Self.forceStop(process)
                 let log = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
                 throw ServerFailed(message: "the server did not start: \(text) \(log)")
             } else {
@@ -114,7 +120,7 @@ final class ReferenceServer {
         }
         baseUrl = found!
         guard baseUrl.hasPrefix("https://127.0.0.1:") else {
-            process.terminate()
+            Self.forceStop(process)
             throw ServerFailed(message: "unexpected first line: \(baseUrl)")
         }
     }
@@ -129,10 +135,24 @@ final class ReferenceServer {
                             spkiPins: [], requestTimeoutMs: 10_000, maxAttempts: 3)
     }
 
-    deinit {
-        if process.isRunning { process.terminate() }
+    /// Stops the server: SIGTERM, then SIGKILL. On Linux the child inherits
+    /// the signal mask of the thread that spawned it (swift-corelibs-foundation
+    /// spawns from a worker thread that blocks SIGTERM and SIGINT), so
+    /// `terminate()` alone may never be delivered.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(0.5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        Self.forceStop(process)
+    }
+
+    private static func forceStop(_ process: Process) {
+        if process.isRunning { _ = kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
+
+    deinit { stop() }
 }
 
 struct ServerFailed: Error, CustomStringConvertible {

@@ -67,11 +67,19 @@ public final class AltynConsentClient: Sendable {
     /// The latest consent state.
     public var state: ConsentState { states.current }
 
+    /// What `recover` found and did, on the client it returned; nil otherwise.
+    public func recovery() -> RecoveryInfo? { core.recovery() }
+
     /// The state now, then after every change, whoever made it.
     public func stateUpdates() -> AsyncStream<ConsentState> { states.stream() }
 
     public func policy(locale: String) async -> PolicyText {
         await offMainNonThrowing { self.core.policy(locale: locale) }
+    }
+
+    /// The locales the policy text exists in.
+    public func policyLocales() async -> [String] {
+        await offMainNonThrowing { self.core.policyLocales() }
     }
 
     public func permissions(locale: String) async -> [PermissionInfo] {

@@ -6,7 +6,7 @@ import Security
 /// the first unlock and on this device only (never in a backup, never
 /// migrated): a restored or new device restores its consents from the
 /// server instead. Errors name the Keychain status, never key bytes.
-public final class KeychainKeyProvider: KeyProvider, @unchecked Sendable {
+public final class KeychainKeyProvider: KeyProvider {
     private let service: String
     private let accessGroup: String?
 

@@ -4,6 +4,10 @@ import os
 
 /// Forwards the core's log to the unified log (Console.app). The core logs
 /// no personal data; lines are still marked private outside debug builds.
+///
+/// `@unchecked Sendable`: its one property, a `Logger`, is immutable and
+/// thread-safe (the unified log takes messages from any thread), but older
+/// SDKs do not mark `Logger` as `Sendable`.
 public final class OSLogSink: LogSink, @unchecked Sendable {
     private let logger: Logger
 

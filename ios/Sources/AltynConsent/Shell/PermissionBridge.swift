@@ -71,21 +71,19 @@ public final class PermissionBridge: Sendable {
     }
 
     private func contacts() -> IosAuthorization {
-        switch CNContactStore.authorizationStatus(for: .contacts) {
-        case .notDetermined: return .notDetermined
-        case .restricted: return .restricted
-        case .denied: return .denied
-        case .authorized: return .authorized
-        #if compiler(>=6.0)
-        // iOS 18 (Xcode 16's SDK) adds .limited: the user shared some contacts.
-        case .limited: return .limited
-        #endif
-        @unknown default:
-            // A status this SDK does not know: fail closed, as every other
-            // framework here does (never "limited", which would let the
-            // core treat an unknown answer as partial access).
-            return .denied
-        }
+        // Comparisons, not a switch: iOS 18's `.limited` (the user shared
+        // some contacts) exists only from iOS 18 on, and a switch over it
+        // would need it handled or not, depending on the SDK.
+        let status = CNContactStore.authorizationStatus(for: .contacts)
+        if status == .notDetermined { return .notDetermined }
+        if status == .restricted { return .restricted }
+        if status == .denied { return .denied }
+        if status == .authorized { return .authorized }
+        if #available(iOS 18.0, *), status == .limited { return .limited }
+        // A status this SDK does not know: fail closed, as every other
+        // framework here does (never "limited", which would let the core
+        // treat an unknown answer as partial access).
+        return .denied
     }
 
     private func photos() -> IosAuthorization {
