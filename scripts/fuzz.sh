@@ -53,12 +53,20 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/altyn-fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 start_all=$(date +%s)
-cargo +nightly fuzz build
+# Build once, then run those binaries: `cargo fuzz run` would rebuild before
+# each target if a source changed meanwhile (a shared work tree), so targets
+# could run different code and the timings would include builds.
+triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
+target_dir="${CARGO_TARGET_DIR:-$fuzz_dir/target}"
+cargo +nightly fuzz build --target "$triple" --target-dir "$target_dir"
+bin_dir="$target_dir/$triple/release"
 mapfile -t targets < <(cargo +nightly fuzz list)
 if [ "${#targets[@]}" -eq 0 ]; then
     echo "fuzz: no targets found in $fuzz_dir" >&2
     exit 1
 fi
+# What `cargo fuzz run` sets.
+export ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
 failed=0
 summary=()
@@ -70,7 +78,7 @@ for target in "${targets[@]}"; do
     mapfile -t files < <(find "$dir" -type f ! -name '.*' ! -name '*.md' | sort)
     [ "${#files[@]}" -gt 0 ] || continue
     # Given files rather than folders, libFuzzer runs each once, whole.
-    if cargo +nightly fuzz run "$target" "${files[@]}" -- -runs=1 \
+    if "$bin_dir/$target" -runs=1 "${files[@]}" \
         >"$work/$target.regressions.log" 2>&1; then
         echo "fuzz $target: ${#files[@]} saved regression(s) pass" >&2
     else
@@ -91,9 +99,9 @@ for target in "${targets[@]}"; do
     status=0
     # The first folder receives new inputs; the committed one is only read.
     # shellcheck disable=SC2046
-    cargo +nightly fuzz run "$target" "$work/corpus/$target" "${seed_args[@]}" -- \
+    "$bin_dir/$target" -artifact_prefix="$fuzz_dir/artifacts/$target/" \
         -max_total_time="$seconds" -print_final_stats=1 $(max_len_for "$target") \
-        >"$log" 2>&1 || status=$?
+        "$work/corpus/$target" "${seed_args[@]}" >"$log" 2>&1 || status=$?
     t1=$(date +%s)
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
     if [ -z "$execs" ]; then
