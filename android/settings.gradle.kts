@@ -1,6 +1,7 @@
-// The Kotlin shell as an Android library, for apps built with Gradle.
-// Not built on our CI machines (no Android SDK or Gradle there): pom.xml
-// compiles the same sources and runs the tests on the JVM instead.
+// The Kotlin shell as Android libraries, for apps built with Gradle: :consent
+// (what apps depend on) and :bindings (the generated UniFFI code it
+// re-exports). Not built on our CI machines (no Android SDK or Gradle there):
+// pom.xml compiles the same sources and runs the tests on the JVM instead.
 pluginManagement {
     repositories {
         google()
@@ -15,4 +16,4 @@ dependencyResolutionManagement {
     }
 }
 rootProject.name = "altyn-consent-android"
-include(":consent")
+include(":bindings", ":consent")

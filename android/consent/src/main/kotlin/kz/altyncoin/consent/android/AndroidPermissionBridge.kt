@@ -5,78 +5,224 @@ import android.app.NotificationManager
 import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 import kz.altyncoin.consent.OsStatus
 import kz.altyncoin.consent.PermissionInfo
 import kz.altyncoin.consent.shell.AltynConsent
 import kz.altyncoin.consent.shell.AndroidOsStatus
+import java.io.File
+import java.io.IOException
+import java.util.Properties
 
 /**
  * Turns what Android says about each catalog permission into the core's
- * [OsStatus] and reports it. Usage, in an Activity:
+ * [OsStatus] and reports the changes. Usage, in an Activity:
  *
  * ```
  * val bridge = AndroidPermissionBridge(this, consent)
- * // before launching the system dialog:
- * bridge.markRequested(info); requestPermissions(bridge.manifestPermissions(info), code)
- * // in onResume and after the dialog returns:
- * lifecycleScope.launch { bridge.reportAll(this@MyActivity) }
+ * // to ask (after the in-app consent, see below):
+ * bridge.request(this, info, REQUEST_CODE)
+ * override fun onRequestPermissionsResult(code: Int, permissions: Array<String>, results: IntArray) {
+ *     super.onRequestPermissionsResult(code, permissions, results)
+ *     lifecycleScope.launch { bridge.onRequestPermissionsResult(this@MyActivity, permissions, results) }
+ * }
+ * // in onResume (settings changed, permissions reset):
+ * lifecycleScope.launch { bridge.reportAll() }
  * ```
  *
- * The in-app decision (`consent.setPermission`) always comes first (§2.4):
- * ask the system only for permissions whose state says `mayUse` would follow.
+ * "Blocked" (only the settings can change it) comes only from the answer to
+ * a real request: see [AndroidOsStatus]. Reading never reports a status that
+ * the core already has. What was requested, and whether Android showed a
+ * rationale before, is kept in `noBackupFilesDir`, so a restored backup never
+ * makes a new installation believe it asked.
+ *
+ * On Android 12+ a request for precise location includes
+ * ACCESS_COARSE_LOCATION: the app's manifest must declare both. The in-app
+ * decision (`consent.setPermission`) always comes first (§2.4): ask the
+ * system only for permissions whose state says `mayUse` would follow.
  */
-class AndroidPermissionBridge(
-    context: Context,
-    private val consent: AltynConsent,
-) {
+public class AndroidPermissionBridge(context: Context, private val consent: AltynConsent) {
     private val app = context.applicationContext
-    private val requested = app.getSharedPreferences("altyn-consent-permission-requests", Context.MODE_PRIVATE)
+    private val marks = RequestMarks(File(app.noBackupFilesDir, "altyn-consent-permission-requests.properties"))
+    private val reporting = Mutex()
 
-    /** What to pass to `requestPermissions` for this entry on this device. */
-    fun manifestPermissions(info: PermissionInfo): Array<String> =
-        AndroidOsStatus.runtimePermissions(info.androidPermissions, Build.VERSION.SDK_INT).toTypedArray()
+    /** What to pass to `requestPermissions` for this entry on this device (empty: nothing to ask). */
+    public fun manifestPermissions(info: PermissionInfo): Array<String> =
+        AndroidOsStatus.requestPermissions(info.id, info.androidPermissions, Build.VERSION.SDK_INT).toTypedArray()
 
-    /** Call just before showing the system dialog: Android does not tell
-     *  "never asked" from "don't ask again", so the bridge remembers. */
-    fun markRequested(info: PermissionInfo) {
-        requested.edit().putBoolean(info.id, true).apply()
+    /**
+     * Call just before `requestPermissions` (done for you by [request]):
+     * remembers that the permissions were asked for and whether Android
+     * offered a rationale for each, which tells "don't ask again" from a
+     * dismissed dialog afterwards. Returns [manifestPermissions].
+     */
+    public fun beforeRequest(activity: Activity, info: PermissionInfo): Array<String> {
+        val permissions = manifestPermissions(info)
+        if (permissions.isNotEmpty()) {
+            marks.recordRequest(permissions.associateWith { activity.shouldShowRequestPermissionRationale(it) })
+        }
+        return permissions
     }
 
-    /** The OS status of one entry, read now. [activity] gives the rationale flag. */
-    fun osStatus(info: PermissionInfo, activity: Activity?): OsStatus {
-        val runtime = AndroidOsStatus.runtimePermissions(info.androidPermissions, Build.VERSION.SDK_INT)
-        val observation = AndroidOsStatus.Observation(
+    /**
+     * Shows the system dialog for [info]; the answer comes to the activity's
+     * `onRequestPermissionsResult` with [requestCode]: pass it to
+     * [onRequestPermissionsResult]. False when there is nothing to ask on this
+     * API level (notifications before Android 13: open the settings instead).
+     */
+    public fun request(activity: Activity, info: PermissionInfo, requestCode: Int): Boolean {
+        val permissions = beforeRequest(activity, info)
+        if (permissions.isEmpty()) return false
+        activity.requestPermissions(permissions, requestCode)
+        return true
+    }
+
+    /**
+     * Records the user's answer to a request: every catalog entry whose first
+     * permission was in it. Returns what was reported (entry id to status).
+     * An empty result (the request was interrupted) reports nothing.
+     */
+    public suspend fun onRequestPermissionsResult(
+        activity: Activity,
+        permissions: Array<out String>,
+        grantResults: IntArray,
+        locale: String = "ru",
+    ): Map<String, OsStatus> {
+        if (permissions.isEmpty() || permissions.size != grantResults.size) return emptyMap()
+        val answered = permissions.indices.associate { permissions[it] to (grantResults[it] == PackageManager.PERMISSION_GRANTED) }
+        val rationaleAfter = answered.keys.associateWith { activity.shouldShowRequestPermissionRationale(it) }
+        val rationaleBefore = answered.keys.associateWith { marks.rationaleBefore(it) }
+        // The request happened, whoever launched it.
+        marks.recordAnswered(answered.keys)
+        return reportChanges(locale) { info, recorded ->
+            val reading = reading(info) { p -> answered[p] ?: granted(p) }
+            val inRequest = reading.permissions.firstOrNull()?.let { it in answered } ?: false
+            if (!inRequest) {
+                null
+            } else {
+                AndroidOsStatus.afterRequest(
+                    reading,
+                    rationaleBefore = { rationaleBefore[it] ?: false },
+                    rationaleAfter = { rationaleAfter[it] ?: false },
+                    recorded = recorded,
+                )
+            }
+        }
+    }
+
+    /**
+     * Reads every catalog entry's OS status now (call in `onResume`) and
+     * reports what really changed: granted or revoked in the settings, reset
+     * as unused, notifications switched, hardware missing. Returns what was
+     * reported (entry id to status).
+     */
+    public suspend fun reportAll(locale: String = "ru"): Map<String, OsStatus> = reportChanges(locale) { info, recorded ->
+        val reading = reading(info, ::granted)
+        val askedBefore = reading.permissions.firstOrNull()?.let(marks::asked) ?: false
+        AndroidOsStatus.passive(reading, recorded, askedBefore)
+    }
+
+    /** Reports, one pass at a time, what [decide] finds changed for each catalog entry. */
+    private suspend fun reportChanges(locale: String, decide: (PermissionInfo, OsStatus) -> OsStatus?): Map<String, OsStatus> =
+        reporting.withLock {
+            val recorded = recordedStatuses()
+            val changes = consent.permissions(locale).mapNotNull { info ->
+                decide(info, recorded[info.id] ?: OsStatus.NOT_DETERMINED)?.let { info.id to it }
+            }
+            for ((id, status) in changes) consent.reportOsStatus(id, status)
+            changes.toMap()
+        }
+
+    private fun recordedStatuses(): Map<String, OsStatus> = consent.state.value.permissions.associate { it.id to it.osStatus }
+
+    private fun reading(info: PermissionInfo, granted: (String) -> Boolean): AndroidOsStatus.Reading {
+        val sdk = Build.VERSION.SDK_INT
+        return AndroidOsStatus.Reading(
             permissionId = info.id,
-            sdkInt = Build.VERSION.SDK_INT,
-            runtimePermissions = runtime,
-            granted = { app.checkSelfPermission(it) == PackageManager.PERMISSION_GRANTED },
-            showRationale = activity != null && runtime.any { activity.shouldShowRequestPermissionRationale(it) },
-            requestedBefore = requested.getBoolean(info.id, false),
+            sdkInt = sdk,
+            permissions = AndroidOsStatus.requestPermissions(info.id, info.androidPermissions, sdk),
+            granted = granted,
             featurePresent = featurePresent(info.id),
-            notificationsEnabled = if (info.id == "notifications") {
+            notificationsEnabled = if (info.id == NOTIFICATIONS) {
                 app.getSystemService(NotificationManager::class.java)?.areNotificationsEnabled()
             } else {
                 null
             },
         )
-        return AndroidOsStatus.map(observation)
     }
 
-    /** Reports every catalog permission's OS status; the core records changes only. */
-    suspend fun reportAll(activity: Activity?, locale: String = "ru") {
-        for (info in consent.permissions(locale)) {
-            consent.reportOsStatus(info.id, osStatus(info, activity))
-        }
-    }
+    private fun granted(permission: String): Boolean = app.checkSelfPermission(permission) == PackageManager.PERMISSION_GRANTED
 
     private fun featurePresent(id: String): Boolean {
         val pm = app.packageManager
         return when (id) {
             "camera" -> pm.hasSystemFeature(PackageManager.FEATURE_CAMERA_ANY)
-            "location_precise" -> pm.hasSystemFeature(PackageManager.FEATURE_LOCATION_GPS) ||
+
+            AndroidOsStatus.LOCATION_PRECISE -> pm.hasSystemFeature(PackageManager.FEATURE_LOCATION_GPS) ||
                 pm.hasSystemFeature(PackageManager.FEATURE_LOCATION_NETWORK)
+
             "location_approximate" -> pm.hasSystemFeature(PackageManager.FEATURE_LOCATION)
+
             else -> true
+        }
+    }
+
+    private companion object {
+        const val NOTIFICATIONS = "notifications"
+    }
+}
+
+/**
+ * Which manifest permissions this installation asked for, and whether
+ * Android offered a rationale for each just before the last request. A small
+ * properties file in `noBackupFilesDir`, replaced whole on each change.
+ */
+internal class RequestMarks(private val file: File) {
+    private val lock = Any()
+    private var cache: Properties? = null
+
+    fun asked(permission: String): Boolean = synchronized(lock) { props().getProperty("asked.$permission") == "true" }
+
+    fun rationaleBefore(permission: String): Boolean = synchronized(lock) { props().getProperty("rationale.$permission") == "true" }
+
+    fun recordRequest(rationale: Map<String, Boolean>): Unit = synchronized(lock) {
+        val p = props()
+        for ((permission, shown) in rationale) {
+            p.setProperty("asked.$permission", "true")
+            p.setProperty("rationale.$permission", shown.toString())
+        }
+        save(p)
+    }
+
+    fun recordAnswered(permissions: Collection<String>): Unit = synchronized(lock) {
+        val p = props()
+        if (permissions.all { p.getProperty("asked.$it") == "true" }) return
+        permissions.forEach { p.setProperty("asked.$it", "true") }
+        save(p)
+    }
+
+    private fun props(): Properties = cache ?: Properties().also { p ->
+        try {
+            if (file.exists()) file.inputStream().use { p.load(it) }
+        } catch (_: IOException) {
+            p.clear() // unreadable: as if nothing was asked (never "blocked")
+        }
+        cache = p
+    }
+
+    private fun save(p: Properties) {
+        try {
+            file.parentFile?.mkdirs()
+            val tmp = File(file.path + ".tmp")
+            tmp.outputStream().use {
+                p.store(it, null)
+                it.fd.sync()
+            }
+            if (!tmp.renameTo(file)) throw IOException("rename failed")
+        } catch (_: IOException) {
+            // Kept in memory for this process; the worst case after a restart
+            // is a "not determined" where "denied" was known, never "blocked".
         }
     }
 }

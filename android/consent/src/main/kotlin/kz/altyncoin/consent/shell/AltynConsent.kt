@@ -32,28 +32,29 @@ import java.io.File
  * by the whole app (hold it in your Application or DI graph).
  *
  * Every rule lives in the Rust core; this class only moves calls off the
- * main thread, publishes the state as a [StateFlow] and turns the core's
- * errors into [ConsentFailure]. Blocking disk work (one small encrypted
- * transaction per decision) runs on [io]; [sync] is a real suspending call.
+ * caller's thread, publishes the state as a [StateFlow] and turns the core's
+ * errors into [ConsentFailure]. Every function runs its work on [io] (blocking
+ * disk work, one small encrypted transaction per decision, and the network
+ * passes [sync] and [restoreFromServer], whose Rust future is polled on the
+ * thread that awaits it): any of them may be called from the main thread.
  */
-class AltynConsent private constructor(
-    private val core: ConsentCore,
-    private val io: CoroutineDispatcher,
-) : AutoCloseable {
-    private val mutableState = MutableStateFlow(core.state())
+public class AltynConsent internal constructor(private val core: ConsentCore, private val io: CoroutineDispatcher) : AutoCloseable {
+    private val relay = StateRelay()
+
+    // The observer first, then the state: a change made in between reaches
+    // the flow through the observer, or is already in the state read.
+    private val observerHandle: ULong = core.addObserver(relay)
+    private val mutableState: MutableStateFlow<ConsentState> = try {
+        relay.start { core.state() }
+    } catch (e: ConsentException) {
+        core.removeObserver(observerHandle)
+        throw e
+    }
 
     /** The consent state; updates after every change, whoever made it. */
-    val state: StateFlow<ConsentState> = mutableState.asStateFlow()
+    public val state: StateFlow<ConsentState> = mutableState.asStateFlow()
 
-    private val observerHandle: ULong = core.addObserver(
-        object : StateObserver {
-            override fun onStateChanged(state: ConsentState) {
-                mutableState.value = state
-            }
-        },
-    )
-
-    companion object {
+    public companion object {
         /**
          * Opens the encrypted store in [dataDir] (use
          * `context.noBackupFilesDir`: the key does not survive a backup
@@ -66,16 +67,14 @@ class AltynConsent private constructor(
          *   changed; call [recover].
          * @throws ConsentFailure.KeyLocked: try again later.
          */
-        suspend fun open(
+        public suspend fun open(
             dataDir: File,
             app: AppInfo,
             keys: KeyProvider,
             serverKeys: List<String> = emptyList(),
             io: CoroutineDispatcher = Dispatchers.IO,
         ): AltynConsent = withContext(io) {
-            translated {
-                AltynConsent(ConsentCore.open(OpenConfig(dataDir.path, app, serverKeys), keys), io)
-            }
+            wrap(translated { ConsentCore.open(OpenConfig(dataDir.path, app, serverKeys), keys) }, io)
         }
 
         /**
@@ -85,7 +84,7 @@ class AltynConsent private constructor(
          * into `quarantine/` (kept); the loss is recorded as its own event.
          * [AltynConsent.recovery] tells what happened.
          */
-        suspend fun recover(
+        public suspend fun recover(
             dataDir: File,
             app: AppInfo,
             keys: KeyProvider,
@@ -94,99 +93,84 @@ class AltynConsent private constructor(
             serverKeys: List<String> = settings?.serverKeys ?: emptyList(),
             io: CoroutineDispatcher = Dispatchers.IO,
         ): AltynConsent = withContext(io) {
-            val core = try {
-                ConsentCore.recover(OpenConfig(dataDir.path, app, serverKeys), keys, settings, tokens)
-            } catch (e: ConsentException) {
-                throw e.toFailure()
-            }
-            AltynConsent(core, io)
+            wrap(translated { ConsentCore.recover(OpenConfig(dataDir.path, app, serverKeys), keys, settings, tokens) }, io)
         }
 
-        /**
-         * FOR GOLDEN-JOURNEY TESTS ONLY: a client with the replay clock and
-         * counted ids, so a journey gives the same hashes on every platform.
-         */
-        suspend fun openForReplay(
-            dataDir: File,
-            app: AppInfo,
-            keys: KeyProvider,
-            startAt: String,
-            io: CoroutineDispatcher = Dispatchers.IO,
-        ): AltynConsent = withContext(io) {
-            translated {
-                AltynConsent(ConsentCore.openForReplay(OpenConfig(dataDir.path, app), keys, startAt), io)
-            }
+        /** The facade over an open [core]; the core is closed if that fails. */
+        internal fun wrap(core: ConsentCore, io: CoroutineDispatcher): AltynConsent = try {
+            translated { AltynConsent(core, io) }
+        } catch (e: ConsentFailure) {
+            core.close()
+            throw e
         }
     }
 
     /** What [recover] did, if this client was made by it. */
-    fun recovery(): RecoveryInfo? = core.recovery()
+    public fun recovery(): RecoveryInfo? = core.recovery()
 
     /** The current policy in the best language for [locale] (Russian is authoritative). */
-    suspend fun policy(locale: String): PolicyText = call { core.policy(locale) }
+    public suspend fun policy(locale: String): PolicyText = call { core.policy(locale) }
 
-    suspend fun policyLocales(): List<String> = call { core.policyLocales() }
+    public suspend fun policyLocales(): List<String> = call { core.policyLocales() }
 
     /** The device permissions the app may ask for, with the purposes (§4.2). */
-    suspend fun permissions(locale: String): List<PermissionInfo> = call { core.permissions(locale) }
+    public suspend fun permissions(locale: String): List<PermissionInfo> = call { core.permissions(locale) }
 
     /** Records acceptance of [shown], the exact text the user saw, with the 18+ attestation. */
-    suspend fun accept(shown: PolicyText, ageConfirmed: Boolean): ConsentState = call {
+    public suspend fun accept(shown: PolicyText, ageConfirmed: Boolean): ConsentState = call {
         core.acceptPolicy(shown.reference.version, shown.reference.hash, shown.locale, ageConfirmed)
     }
 
     /** §10.4: the user objects to [shown]. */
-    suspend fun objectTo(shown: PolicyText): ConsentState = call {
+    public suspend fun objectTo(shown: PolicyText): ConsentState = call {
         core.objectToPolicy(shown.reference.version, shown.reference.hash, shown.locale)
     }
 
     /** §10.2: the notice of the new version [shown] was displayed. */
-    suspend fun noticeShown(shown: PolicyText): ConsentState = call {
+    public suspend fun noticeShown(shown: PolicyText): ConsentState = call {
         core.recordNoticeShown(shown.reference.version, shown.reference.hash, shown.locale)
     }
 
     /** The user's in-app decision on one permission ([PermissionInfo.id]). */
-    suspend fun setPermission(permission: String, granted: Boolean): ConsentState =
-        call { core.setPermission(permission, granted) }
+    public suspend fun setPermission(permission: String, granted: Boolean): ConsentState = call { core.setPermission(permission, granted) }
 
     /** What Android says about a permission; only a change is recorded. */
-    suspend fun reportOsStatus(permission: String, status: OsStatus): ConsentState =
-        call { core.reportOsStatus(permission, status) }
+    public suspend fun reportOsStatus(permission: String, status: OsStatus): ConsentState = call { core.reportOsStatus(permission, status) }
 
     /** §6.1.5: withdraws the consent to one permission. */
-    suspend fun withdraw(permission: String): ConsentState = call { core.withdraw(permission) }
+    public suspend fun withdraw(permission: String): ConsentState = call { core.withdraw(permission) }
 
     /** §6.1.5: withdraws every consent; the app returns to the policy screen. */
-    suspend fun withdrawAll(): ConsentState = call { core.withdrawAll() }
+    public suspend fun withdrawAll(): ConsentState = call { core.withdrawAll() }
 
     /** Links the installation to the signed-in account. */
-    suspend fun linkAccount(accountId: String): ConsentState = call { core.linkAccount(accountId) }
+    public suspend fun linkAccount(accountId: String): ConsentState = call { core.linkAccount(accountId) }
 
-    suspend fun history(): List<HistoryEntry> = call { core.history() }
+    public suspend fun history(): List<HistoryEntry> = call { core.history() }
 
     /** A self-contained, verifiable export of every decision (JSON). */
-    suspend fun export(): String = call { core.export() }
+    public suspend fun export(): String = call { core.export() }
 
-    suspend fun verify(): VerifyReport = call { core.verify() }
+    public suspend fun verify(): VerifyReport = call { core.verify() }
 
     /** The clause-by-clause changes when re-consent is due. */
-    suspend fun policyChanges(): PolicyChanges? = call { core.policyChanges() }
+    public suspend fun policyChanges(): PolicyChanges? = call { core.policyChanges() }
 
-    suspend fun syncStatus(): SyncStatus = call { core.syncStatus() }
+    public suspend fun syncStatus(): SyncStatus = call { core.syncStatus() }
 
-    suspend fun receipts(): List<ReceiptInfo> = call { core.receipts() }
+    public suspend fun receipts(): List<ReceiptInfo> = call { core.receipts() }
 
     /**
      * One sync pass. Never drops an event: what could not be sent waits for
      * the next pass; schedule it (WorkManager) after
      * [SyncReport.nextRetryInSecs].
      */
-    suspend fun sync(settings: SyncSettings, tokens: TokenProvider): SyncReport =
-        translated { core.sync(settings, tokens) }
+    public suspend fun sync(settings: SyncSettings, tokens: TokenProvider): SyncReport =
+        withContext(io) { translated { core.sync(settings, tokens) } }
 
     /** Fills an empty store from the server (new device), verified first. */
-    suspend fun restoreFromServer(settings: SyncSettings, tokens: TokenProvider): ConsentState =
-        translated { core.restoreFromServer(settings, tokens) }
+    public suspend fun restoreFromServer(settings: SyncSettings, tokens: TokenProvider): ConsentState =
+        withContext(io) { translated { core.restoreFromServer(settings, tokens) } }
 
     override fun close() {
         core.removeObserver(observerHandle)
@@ -194,4 +178,20 @@ class AltynConsent private constructor(
     }
 
     private suspend fun <T> call(block: () -> T): T = withContext(io) { translated(block) }
+}
+
+/**
+ * Forwards the core's notifications to the flow, once the flow exists. A
+ * notification that comes before [start] holds a change that the state read
+ * in [start] already contains; one that comes during [start] waits for it.
+ */
+private class StateRelay : StateObserver {
+    private val lock = Any()
+    private var flow: MutableStateFlow<ConsentState>? = null
+
+    override fun onStateChanged(state: ConsentState) {
+        synchronized(lock) { flow?.value = state }
+    }
+
+    fun start(read: () -> ConsentState): MutableStateFlow<ConsentState> = synchronized(lock) { MutableStateFlow(read()).also { flow = it } }
 }

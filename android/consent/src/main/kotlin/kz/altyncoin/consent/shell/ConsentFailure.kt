@@ -7,61 +7,64 @@ import kz.altyncoin.consent.ConsentException
  * says what went wrong and what to do; none holds personal data, tokens or
  * key material. Nothing is recorded when one is thrown.
  */
-sealed class ConsentFailure(message: String, cause: Throwable) : Exception(message, cause) {
+public sealed class ConsentFailure(message: String, cause: Throwable) : Exception(message, cause) {
     /** A read found no store: nothing has been recorded yet. */
-    class NoStoreYet(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class NoStoreYet(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
-    /** The store is gone but a trace shows it existed (e.g. a key left by an earlier installation). Put it back, or call [AltynConsent.recover]. */
-    class StoreMissing(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    /**
+     * The store is gone but a trace shows it existed (e.g. a key left by an
+     * earlier installation). Put it back, or call [AltynConsent.recover].
+     */
+    public class StoreMissing(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The store file is damaged or not a consent store; it was left as it is. Call [AltynConsent.recover]. */
-    class StoreDamaged(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class StoreDamaged(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The store's key is gone from the keystore (or is not this store's). The file is kept: call [AltynConsent.recover]. */
-    class KeyLost(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class KeyLost(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The keystore is locked or busy: try again later. Nothing is wrong with the store; never recover on this. */
-    class KeyLocked(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class KeyLocked(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The store comes from a newer app version: ask the user to update. */
-    class StoreTooNew(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class StoreTooNew(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** Disk or I/O trouble: try again later. */
-    class StorageFailed(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class StorageFailed(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** Acceptance without the 18+ confirmation: ask for it. */
-    class AgeNotConfirmed(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class AgeNotConfirmed(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** Permissions are decided only after the policy is accepted. */
-    class PolicyNotAccepted(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class PolicyNotAccepted(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** A bad request from the app: unknown permission or locale, nothing to withdraw, nothing to recover, ... */
-    class InvalidRequest(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class InvalidRequest(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** Restore needs an empty store, and this one holds events. */
-    class StoreNotEmpty(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class StoreNotEmpty(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The ledger, its receipts or an export does not check out: it was altered. */
-    class VerificationFailed(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class VerificationFailed(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** Sync settings, the server keys or the access token are wrong. */
-    class SyncSetup(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class SyncSetup(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The server could not be reached: nothing was lost, try again later. */
-    class Network(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class Network(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The server refused, or its answer does not prove itself. */
-    class ServerRejected(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class ServerRejected(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** A bug in the library: please report it. */
-    class Internal(message: String, cause: Throwable) : ConsentFailure(message, cause)
+    public class Internal(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The text shown is not the current version: show [currentVersion] and ask again. */
-    class StalePolicy(message: String, val currentVersion: UInt, cause: Throwable) : ConsentFailure(message, cause)
+    public class StalePolicy(message: String, public val currentVersion: UInt, cause: Throwable) : ConsentFailure(message, cause)
 }
 
 /** The generated exception as the app-facing [ConsentFailure]; one class per kind of failure of the core. */
-fun ConsentException.toFailure(): ConsentFailure = when (this) {
+public fun ConsentException.toFailure(): ConsentFailure = when (this) {
     is ConsentException.NoStoreYet -> ConsentFailure.NoStoreYet(reason, this)
     is ConsentException.StoreMissing -> ConsentFailure.StoreMissing(reason, this)
     is ConsentException.StoreDamaged -> ConsentFailure.StoreDamaged(reason, this)
@@ -81,9 +84,8 @@ fun ConsentException.toFailure(): ConsentFailure = when (this) {
     is ConsentException.StalePolicy -> ConsentFailure.StalePolicy(reason, currentVersion, this)
 }
 
-internal inline fun <T> translated(block: () -> T): T =
-    try {
-        block()
-    } catch (e: ConsentException) {
-        throw e.toFailure()
-    }
+internal inline fun <T> translated(block: () -> T): T = try {
+    block()
+} catch (e: ConsentException) {
+    throw e.toFailure()
+}

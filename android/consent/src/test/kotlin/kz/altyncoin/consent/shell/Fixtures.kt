@@ -1,7 +1,11 @@
 package kz.altyncoin.consent.shell
 
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
 import kz.altyncoin.consent.AppInfo
+import kz.altyncoin.consent.ConsentCore
 import kz.altyncoin.consent.KeyProvider
+import kz.altyncoin.consent.OpenConfig
 import kz.altyncoin.consent.PlatformException
 import kz.altyncoin.consent.SyncSettings
 import kz.altyncoin.consent.TokenProvider
@@ -11,6 +15,15 @@ import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
 
 val testApp = AppInfo(platform = "android", appVersion = "1.0.0-jvm-test", osVersion = "jvm")
+
+/**
+ * The golden journey's client: the core's replay clock and counted ids, so a
+ * journey gives the same hashes on every platform. Test code only: the
+ * library itself has no such entry point.
+ */
+suspend fun openForReplay(dataDir: File, app: AppInfo, keys: KeyProvider, startAt: String): AltynConsent = withContext(Dispatchers.IO) {
+    AltynConsent.wrap(translated { ConsentCore.openForReplay(OpenConfig(dataDir.path, app), keys, startAt) }, Dispatchers.IO)
+}
 
 /** A keystore in memory, as the JVM has no Android Keystore. */
 class MemoryKeys : KeyProvider {
@@ -42,11 +55,7 @@ class FailingTokens : TokenProvider {
  * The reference backend (`altyn-consent-server`, built by cargo) on a free
  * loopback port, with its own data folder: dev CA, receipt and policy keys.
  */
-class ReferenceServer(
-    private val dataDir: File,
-    tokens: Map<String, String>,
-    publish: List<File> = emptyList(),
-) : AutoCloseable {
+class ReferenceServer(private val dataDir: File, tokens: Map<String, String>, publish: List<File> = emptyList()) : AutoCloseable {
     private val process: Process
     val baseUrl: String
 
@@ -54,8 +63,13 @@ class ReferenceServer(
         val bin = System.getProperty("altyn.server.bin") ?: error("altyn.server.bin is not set")
         check(File(bin).canExecute()) { "$bin is not built: run cargo build -p altyn-consent-server" }
         val command = listOf(
-            bin, "--listen", "127.0.0.1:0", "--server-data-dir", dataDir.path,
-            "--tokens", tokens.entries.joinToString(",") { "${it.key}=${it.value}" },
+            bin,
+            "--listen",
+            "127.0.0.1:0",
+            "--server-data-dir",
+            dataDir.path,
+            "--tokens",
+            tokens.entries.joinToString(",") { "${it.key}=${it.value}" },
         ) + publish.flatMap { listOf("--publish", it.path) }
         process = ProcessBuilder(command)
             .redirectError(File(dataDir.parentFile, "server.log"))

@@ -81,7 +81,7 @@ class GoldenJourneyTest {
         val path = System.getProperty("altyn.golden") ?: error("altyn.golden is not set")
         val journey = JSONObject(File(path).readText())
         val app = journey.getJSONObject("app")
-        val consent = AltynConsent.openForReplay(
+        val consent = openForReplay(
             File(tmp, "store"),
             AppInfo(app.getString("platform"), app.getString("app_version"), app.getString("os_version")),
             MemoryKeys(),

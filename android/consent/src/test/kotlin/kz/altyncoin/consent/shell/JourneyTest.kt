@@ -10,8 +10,8 @@ import kz.altyncoin.consent.verifyExport
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertTrue
-import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
 
@@ -90,8 +90,13 @@ class JourneyTest {
                 assertThrows<kz.altyncoin.consent.ConsentException.SyncSetup> { verifyExport(consent.export(), emptyList()) }
                 assertEquals(
                     listOf(
-                        "policy_accepted", "permission_decided", "os_status_changed", "permission_decided",
-                        "permission_decided", "os_status_changed", "consent_withdrawn",
+                        "policy_accepted",
+                        "permission_decided",
+                        "os_status_changed",
+                        "permission_decided",
+                        "permission_decided",
+                        "os_status_changed",
+                        "consent_withdrawn",
                     ),
                     consent.history().map { it.kind },
                 )

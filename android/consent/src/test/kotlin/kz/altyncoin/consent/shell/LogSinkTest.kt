@@ -29,7 +29,12 @@ class LogSinkTest {
             consent.accept(consent.policy("ru"), ageConfirmed = true)
             consent.linkAccount("borrower-secret-42")
         }
-        assertTrue(lines.any { it.startsWith("INFO") && it.contains("consent event recorded") && it.contains("kind=policy_accepted") }, lines.toString())
+        assertTrue(
+            lines.any {
+                it.startsWith("INFO") && it.contains("consent event recorded") && it.contains("kind=policy_accepted")
+            },
+            lines.toString(),
+        )
         assertTrue(lines.none { it.contains("borrower-secret-42") }, "the account id never reaches the log")
     }
 }
