@@ -14,8 +14,14 @@ home="$work/home"
 mkdir -p "$home"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 server_pid=""
+# The server ends by SIGTERM, so `wait` returns 143: that status must not
+# become the script's own (under `set -e` the trap's last failing command
+# would be), so it is ignored here and the script keeps its own.
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
