@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 pub use faults::{Fault, FaultPlan};
-pub use storage::{Refusal, Storage};
+pub use storage::{latest_schema_version, Refusal, Storage, StorageError};
 
 /// Every route the server answers, as `(method, OpenAPI path)`. A test
 /// checks that `openapi.json` describes exactly these.
@@ -104,6 +104,8 @@ pub enum ServerError {
     },
     #[error("storage: {0}")]
     Storage(#[from] rusqlite::Error),
+    #[error("storage: {0}")]
+    Database(#[from] StorageError),
     #[error("TLS: {0}")]
     Tls(String),
 }
@@ -238,9 +240,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             .ok_or_else(|| ServerError::Config("tokens are written TOKEN=SUBJECT".into()))?;
         tokens.insert(token.to_string(), subject.to_string());
     }
+    // The database first: one this server cannot use stops it before
+    // anything else is created in the data folder.
+    let storage = Storage::open(&config.data_dir.join("server.db"))?;
     let receipt_key = load_or_create_key(&config.data_dir.join("receipt-key.hex"))?;
     let policy_signer = load_or_create_key(&config.data_dir.join("policy-key.hex"))?;
-    let storage = Storage::open(&config.data_dir.join("server.db"))?;
     // The bundled policy is the first published version.
     storage
         .publish(PolicyDocument::bundled(), &policy_signer)

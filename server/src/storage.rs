@@ -10,41 +10,61 @@ use altyn_consent_core::sync::wire::{
     AckedEvent, ApiError, Receipt, ReceiptBody, SignedPolicy, RECEIPT_FORMAT,
 };
 use ed25519_dalek::SigningKey;
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
 use serde_json::value::RawValue;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS installs (
-    install_id TEXT PRIMARY KEY,
-    subject    TEXT NOT NULL,
-    head_seq   INTEGER NOT NULL,
-    head_hash  TEXT NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS events (
-    id          TEXT PRIMARY KEY,
-    install_id  TEXT NOT NULL REFERENCES installs (install_id),
-    seq         INTEGER NOT NULL,
-    hash        TEXT NOT NULL,
-    body        TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    UNIQUE (install_id, seq)
-) STRICT;
-CREATE TABLE IF NOT EXISTS receipts (
-    id         INTEGER PRIMARY KEY,
-    install_id TEXT NOT NULL,
-    body       TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS receipts_by_install ON receipts (install_id);
-CREATE TABLE IF NOT EXISTS policies (
-    policy_id    TEXT NOT NULL,
-    version      INTEGER NOT NULL,
-    locale       TEXT NOT NULL,
-    hash         TEXT NOT NULL,
-    signed       TEXT NOT NULL,
-    published_at TEXT NOT NULL,
-    PRIMARY KEY (policy_id, version, locale)
-) STRICT;
-";
+/// The schema migrations, in order; schema version N is the state after the
+/// first N of them, and the newest version is their count.
+///
+/// Servers before this list ran one `CREATE TABLE IF NOT EXISTS` batch on
+/// every start and left `user_version` at 0. Migration 1 is that batch,
+/// unchanged, `IF NOT EXISTS` included, rather than a detection of "tables
+/// exist, version 0" that would skip it: the old server ran it on every start,
+/// so a database at version 0 holds either none or some of these very tables
+/// (some, if a start was interrupted between two statements). Running it once
+/// more creates only what is missing, touches no row, and the migration then
+/// records version 1 in the same transaction. A detection would have to
+/// decide what "the tables exist" means for a partial database; this needs
+/// no such rule. Later migrations are plain SQL and run exactly once.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// The newest schema version this server knows (and writes).
+pub fn latest_schema_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// Why the database could not be opened. Each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "{path} was written by a newer version of the sync server (schema version {found}; \
+         this server knows up to {supported}). It was left unchanged: run a server of that newer \
+         version (or later) on it, or point this one at another data folder"
+    )]
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        supported: usize,
+    },
+    #[error(
+        "{path} has schema version {found}, which no version of the sync server writes: \
+         it is not this server's database. It was left unchanged"
+    )]
+    NotAServerDatabase { path: String, found: i64 },
+    #[error("the schema migration of {path} failed: {reason}. Nothing of it was applied")]
+    Migration { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+}
 
 /// An error of the API, with its HTTP status.
 #[derive(Debug)]
@@ -87,21 +107,78 @@ pub struct Storage {
     conn: Mutex<Connection>,
 }
 
+/// The write-ahead log beside a database file.
+fn wal_path(path: &Path) -> std::path::PathBuf {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
+}
+
 fn now() -> String {
     altyn_consent_core::ledger::format_time(time::OffsetDateTime::now_utc())
 }
 
 impl Storage {
-    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
-        let conn = Connection::open(path)?;
+    /// Opens (or creates) the database at `path` and migrates it to the
+    /// newest schema. A database of a newer schema is refused before any
+    /// byte of it is written.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let shown = path.display().to_string();
+        let sqlite = |source| StorageError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        // Whether a write-ahead log was there before this open (see below).
+        let wal_existed = wal_path(path).exists();
+        let mut conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        // The version is read before anything is written: not even the
+        // journal mode is set on a database this server does not know.
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite)?;
+        let supported = latest_schema_version();
+        if found < 0 || found > supported as i64 {
+            // Closing the last connection would fold a pending log (of the
+            // newer server) into the database file; it is left as it is.
+            // A log this open created is empty and is removed on close.
+            if wal_existed {
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                    .map_err(sqlite)?;
+            }
+            drop(conn);
+            return Err(if found < 0 {
+                StorageError::NotAServerDatabase { path: shown, found }
+            } else {
+                StorageError::SchemaTooNew {
+                    path: shown,
+                    found,
+                    supported,
+                }
+            });
+        }
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        )
+        .map_err(sqlite)?;
+        migrations().to_latest(&mut conn).map_err(|e| match e {
+            rusqlite_migration::Error::RusqliteError { err, .. } => sqlite(err),
+            other => StorageError::Migration {
+                path: shown.clone(),
+                reason: other.to_string(),
+            },
+        })?;
         Ok(Storage {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// The database's schema version (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<usize, rusqlite::Error> {
+        self.lock()
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .map(|v| v as usize)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -322,5 +399,16 @@ impl Storage {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_migrations_are_valid() {
+        migrations().validate().expect("the migrations are valid");
+        assert_eq!(latest_schema_version(), MIGRATIONS.len());
     }
 }
