@@ -31,7 +31,7 @@ generated=target/bindings/swift
 work=target/xcframework
 rm -rf "$work" ios/AltynConsentFFI.xcframework
 mkdir -p "$work/headers" "$work/ios-simulator" "$work/macos"
-cp "$generated/AltynConsentFFI.h" "$work/headers/"
+cp "$generated/AltynConsentFFI.h" "$generated/AltynConsentCoreFFI.h" "$work/headers/"
 # Inside a framework's Headers the module map must be called module.modulemap.
 cp "$generated/AltynConsentFFI.modulemap" "$work/headers/module.modulemap"
 
@@ -51,8 +51,11 @@ xcodebuild -create-xcframework \
   -output ios/AltynConsentFFI.xcframework
 
 mkdir -p ios/Sources/AltynConsent/Generated
-cp "$generated/AltynConsent.swift" ios/Sources/AltynConsent/Generated/AltynConsent.swift
-# uniffi 0.32.2's code for async foreign traits (HttpClient) needs upstream's
-# Swift 6 fix (mozilla/uniffi-rs#2929); a no-op once uniffi ships it.
-python3 ios/tools/backport_uniffi_sendable.py ios/Sources/AltynConsent/Generated/AltynConsent.swift
-echo "ios/AltynConsentFFI.xcframework and ios/Sources/AltynConsent/Generated/AltynConsent.swift are ready"
+# The bindings' file and the core's records' file, one Swift module.
+for swift_file in AltynConsent.swift AltynConsentCore.swift; do
+  cp "$generated/$swift_file" "ios/Sources/AltynConsent/Generated/$swift_file"
+  # uniffi 0.32.2's code for async foreign traits (HttpClient) needs upstream's
+  # Swift 6 fix (mozilla/uniffi-rs#2929); a no-op once uniffi ships it.
+  python3 ios/tools/backport_uniffi_sendable.py "ios/Sources/AltynConsent/Generated/$swift_file"
+done
+echo "ios/AltynConsentFFI.xcframework and ios/Sources/AltynConsent/Generated/{AltynConsent,AltynConsentCore}.swift are ready"

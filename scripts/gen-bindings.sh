@@ -30,9 +30,23 @@ for language in kotlin swift; do
     --language "$language" --out-dir "$out/$language" "$lib" >/dev/null
 done
 
+# Two UniFFI crates make the one library: `bindings/` and the core (its
+# records). Swift compiles both generated files into one module and sees
+# both headers through one C module: one module map names them both.
+rm -f "$out/swift/"*.modulemap
+cat >"$out/swift/AltynConsentFFI.modulemap" <<'MAP'
+module AltynConsentFFI {
+    header "AltynConsentFFI.h"
+    header "AltynConsentCoreFFI.h"
+    export *
+}
+MAP
+
 # The generated code must be there, under the names uniffi.toml gives.
 for f in "$out/kotlin/kz/altyncoin/consent/altyn_consent.kt" \
+         "$out/kotlin/kz/altyncoin/consent/core/altyn_consent_core.kt" \
          "$out/swift/AltynConsent.swift" "$out/swift/AltynConsentFFI.h" \
+         "$out/swift/AltynConsentCore.swift" "$out/swift/AltynConsentCoreFFI.h" \
          "$out/swift/AltynConsentFFI.modulemap"; do
   [ -s "$f" ] || { echo "gen-bindings: $f is missing" >&2; exit 1; }
 done

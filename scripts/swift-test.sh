@@ -178,14 +178,19 @@ place() { # place SOURCE TARGET
   mkdir -p "$(dirname "$2")"
   cmp -s "$1" "$2" || cp "$1" "$2"
 }
-staged=$(mktemp --suffix=.swift)
-cp "$generated/AltynConsent.swift" "$staged"
-# uniffi 0.32.2's async foreign-trait code (HttpClient) crashes Swift 6.0.3:
-# the upstream fix (uniffi-rs#2929), applied to the copy; a no-op once uniffi has it.
-python3 ios/tools/backport_uniffi_sendable.py "$staged" | sed 's/^/swift-test: /'
-place "$staged" ios/Sources/AltynConsent/Generated/AltynConsent.swift
-rm -f "$staged"
+# Both crates' Swift files (the bindings' and the core's records) go into
+# the one module; both headers into the one C module (module.modulemap).
+for swift_file in AltynConsent.swift AltynConsentCore.swift; do
+  staged=$(mktemp --suffix=.swift)
+  cp "$generated/$swift_file" "$staged"
+  # uniffi 0.32.2's async foreign-trait code (HttpClient) crashes Swift 6.0.3:
+  # the upstream fix (uniffi-rs#2929), applied to the copy; a no-op once uniffi has it.
+  python3 ios/tools/backport_uniffi_sendable.py "$staged" | sed 's/^/swift-test: /'
+  place "$staged" "ios/Sources/AltynConsent/Generated/$swift_file"
+  rm -f "$staged"
+done
 place "$generated/AltynConsentFFI.h" ios/Linux/AltynConsentFFI/AltynConsentFFI.h
+place "$generated/AltynConsentCoreFFI.h" ios/Linux/AltynConsentFFI/AltynConsentCoreFFI.h
 say "library: $lib (links: $(ldd "$lib" | awk '/=>/{print $1}' | paste -sd ' '))"
 
 nice -n 10 cargo build --quiet -p altyn-consent-server

@@ -162,8 +162,10 @@ if python3 scripts/check-swift.py "$bad" 2>/dev/null; then
 fi
 rm -f "$bad"
 passed=$((passed + 1))
-scripts/check-c-header.sh target/bindings/swift/AltynConsentFFI.h "$lib"
-passed=$((passed + 1))
+for header in AltynConsentFFI.h AltynConsentCoreFFI.h; do
+  scripts/check-c-header.sh "target/bindings/swift/$header" "$lib"
+  passed=$((passed + 1))
+done
 
 step "Swift package: built by Swift 6 (strict concurrency) and its XCTests run on Linux, in a Debian trixie chroot"
 if [ "$(id -u)" = 0 ]; then
@@ -180,6 +182,6 @@ else
   echo "swift: skipped (the chroot needs root; run scripts/swift-test.sh as root)"
 fi
 
-printf '\nscripts/test.sh: done in %ss (cargo tests, the demo, 5 export checks, the README walkthrough, fuzz targets, Kotlin JUnit, Swift XCTest, 3 Swift/C checks)\n' "$(( $(date +%s) - start ))"
+printf '\nscripts/test.sh: done in %ss (cargo tests, the demo, 5 export checks, the README walkthrough, fuzz targets, Kotlin JUnit, Swift XCTest, 4 Swift/C checks)\n' "$(( $(date +%s) - start ))"
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" = 0 ]

@@ -43,7 +43,7 @@ pub enum ConsentError {
     #[error("{reason}")]
     StalePolicy {
         reason: String,
-        current_version: u32,
+        current_version: i32,
     },
     /// A permission was decided before the policy was accepted.
     #[error("{reason}")]
@@ -125,53 +125,6 @@ impl From<CatalogError> for ConsentError {
     fn from(e: CatalogError) -> Self {
         ConsentError::InvalidRequest {
             reason: e.to_string(),
-        }
-    }
-}
-
-/// The kind of a failure or of a sync pass's early stop, for the app to act
-/// on (see [`ConsentError`] for what each calls for).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum FailureKind {
-    NoStoreYet,
-    StoreMissing,
-    StoreDamaged,
-    KeyLost,
-    KeyLocked,
-    StoreTooNew,
-    AgeNotConfirmed,
-    StalePolicy,
-    PolicyNotAccepted,
-    InvalidRequest,
-    StoreNotEmpty,
-    VerificationFailed,
-    SyncSetup,
-    Network,
-    ServerRejected,
-    Storage,
-    Internal,
-}
-
-impl From<ErrorKind> for FailureKind {
-    fn from(kind: ErrorKind) -> Self {
-        match kind {
-            ErrorKind::NoStoreYet => FailureKind::NoStoreYet,
-            ErrorKind::StoreMissing => FailureKind::StoreMissing,
-            ErrorKind::StoreDamaged => FailureKind::StoreDamaged,
-            ErrorKind::KeyLost => FailureKind::KeyLost,
-            ErrorKind::KeyLocked => FailureKind::KeyLocked,
-            ErrorKind::StoreTooNew => FailureKind::StoreTooNew,
-            ErrorKind::AgeNotConfirmed => FailureKind::AgeNotConfirmed,
-            ErrorKind::StalePolicy => FailureKind::StalePolicy,
-            ErrorKind::PolicyNotAccepted => FailureKind::PolicyNotAccepted,
-            ErrorKind::InvalidRequest => FailureKind::InvalidRequest,
-            ErrorKind::StoreNotEmpty => FailureKind::StoreNotEmpty,
-            ErrorKind::VerificationFailed => FailureKind::VerificationFailed,
-            ErrorKind::SyncSetup => FailureKind::SyncSetup,
-            ErrorKind::Network => FailureKind::Network,
-            ErrorKind::ServerRejected => FailureKind::ServerRejected,
-            ErrorKind::Storage => FailureKind::Storage,
-            ErrorKind::Internal => FailureKind::Internal,
         }
     }
 }

@@ -1,13 +1,16 @@
 //! The one library Android and iOS apps link (`libaltyn_consent`): the
-//! consent core exported through UniFFI. No rule lives here; every call
-//! forwards to `altyn-consent-core` and converts its types.
+//! consent core exported through UniFFI. No rule lives here, and no copy of
+//! a type: every call forwards to `altyn-consent-core`, whose records and
+//! enums are UniFFI types themselves (its `ffi` feature). This crate holds
+//! the exported object, the traits the app implements (keystore, token,
+//! HTTP, observer, log sink) and the error mapping.
 //!
-//! Generated names come from `uniffi.toml` at the workspace root: Kotlin
-//! package `kz.altyncoin.consent`, Swift module `AltynConsent`.
+//! Generated names come from each crate's `uniffi.toml`: Kotlin packages
+//! `kz.altyncoin.consent` (this crate) and `kz.altyncoin.consent.core` (the
+//! core's records), Swift module `AltynConsent` for both.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use altyn_consent_core as core;
 use zeroize::Zeroizing;
@@ -16,9 +19,20 @@ mod error;
 mod logging;
 mod types;
 
-pub use error::{ConsentError, FailureKind, HttpError, PlatformError};
+pub use error::{ConsentError, HttpError, PlatformError};
 pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use types::*;
+
+// The core's records and enums the API speaks in, exported as they are.
+pub use core::client::{ParkedEvent, SyncStatus};
+pub use core::policy::diff::{ChangeKind, ClauseChange, PolicyDiff, Span, SpanKind};
+pub use core::policy::PolicyRef;
+pub use core::sync::{StopReason, SyncReport, SyncSettings};
+pub use core::views::{HistoryEntry, PermissionInfo, PolicySection, PolicyText, ReceiptInfo};
+pub use core::{
+    ConsentState, ErrorKind, OsStatus, PermissionState, PolicyStatus, RecoveryReport, UserConsent,
+    VerifyReport,
+};
 
 uniffi::setup_scaffolding!("altyn_consent");
 
@@ -137,7 +151,7 @@ struct Observer(Arc<dyn StateObserver>);
 
 impl core::StateObserver for Observer {
     fn state_changed(&self, state: &core::ConsentState) {
-        self.0.on_state_changed(state.clone().into());
+        self.0.on_state_changed(state.clone());
     }
 }
 
@@ -148,7 +162,7 @@ impl core::StateObserver for Observer {
 pub struct ConsentCore {
     client: core::ConsentClient,
     /// Set when this core was made by `recover`.
-    recovery: Option<RecoveryInfo>,
+    recovery: Option<RecoveryReport>,
 }
 
 type Result<T, E = ConsentError> = std::result::Result<T, E>;
@@ -201,12 +215,12 @@ impl ConsentCore {
         let recovered = core::ConsentClient::recover(config, sync.as_ref()).await?;
         Ok(Arc::new(ConsentCore {
             client: recovered.client,
-            recovery: Some(recovered.report.into()),
+            recovery: Some(recovered.report),
         }))
     }
 
     /// What `recover` did, if this core was made by it.
-    pub fn recovery(&self) -> Option<RecoveryInfo> {
+    pub fn recovery(&self) -> Option<RecoveryReport> {
         self.recovery.clone()
     }
 
@@ -232,80 +246,75 @@ impl ConsentCore {
     }
 
     pub fn state(&self) -> Result<ConsentState> {
-        Ok(self.client.state()?.into())
+        Ok(self.client.state()?)
     }
 
     /// Records acceptance of the text shown, with the 18+ attestation.
     pub fn accept_policy(
         &self,
-        version: u32,
+        version: i32,
         hash: String,
         locale: String,
         age_confirmed: bool,
     ) -> Result<ConsentState> {
         Ok(self
             .client
-            .accept_policy(version, &hash, &locale, age_confirmed)?
-            .into())
+            .accept_policy(version, &hash, &locale, age_confirmed)?)
     }
 
     /// §10.4: the user objects to the current version.
     pub fn object_to_policy(
         &self,
-        version: u32,
+        version: i32,
         hash: String,
         locale: String,
     ) -> Result<ConsentState> {
-        Ok(self
-            .client
-            .object_to_policy(version, &hash, &locale)?
-            .into())
+        Ok(self.client.object_to_policy(version, &hash, &locale)?)
     }
 
     /// §10.2: the notice of the current version was shown.
     pub fn record_notice_shown(
         &self,
-        version: u32,
+        version: i32,
         hash: String,
         locale: String,
     ) -> Result<ConsentState> {
-        Ok(self
-            .client
-            .record_notice_shown(version, &hash, &locale)?
-            .into())
+        Ok(self.client.record_notice_shown(version, &hash, &locale)?)
     }
 
     /// The user allows or refuses one device function in the app.
     pub fn set_permission(&self, permission: String, granted: bool) -> Result<ConsentState> {
-        Ok(self.client.set_permission(&permission, granted)?.into())
+        Ok(self.client.set_permission(&permission, granted)?)
     }
 
     /// What the OS says about a permission; only a change is recorded.
     pub fn report_os_status(&self, permission: String, status: OsStatus) -> Result<ConsentState> {
-        Ok(self
-            .client
-            .report_os_status(&permission, status.into())?
-            .into())
+        Ok(self.client.report_os_status(&permission, status)?)
     }
 
     /// §6.1.5: withdraws the consent to one permission.
     pub fn withdraw(&self, permission: String) -> Result<ConsentState> {
-        Ok(self.client.withdraw(&permission)?.into())
+        Ok(self.client.withdraw(&permission)?)
     }
 
     /// §6.1.5: withdraws every consent, the policy's included.
     pub fn withdraw_all(&self) -> Result<ConsentState> {
-        Ok(self.client.withdraw_all()?.into())
+        Ok(self.client.withdraw_all()?)
     }
 
     /// Links the installation to the user's account (after login).
     pub fn link_account(&self, account_id: String) -> Result<ConsentState> {
-        Ok(self.client.link_account(&account_id)?.into())
+        Ok(self.client.link_account(&account_id)?)
     }
 
     /// Every recorded decision, oldest first.
     pub fn history(&self) -> Result<Vec<HistoryEntry>> {
-        Ok(self.client.history()?.into_iter().map(Into::into).collect())
+        Ok(self
+            .client
+            .history()?
+            .iter()
+            .map(HistoryEntry::from)
+            .collect())
     }
 
     /// A self-contained, verifiable export of the ledger (JSON).
@@ -318,7 +327,7 @@ impl ConsentCore {
     /// server keys of `OpenConfig.server_keys` and the ledger. Writes
     /// nothing. `VerificationFailed` names the broken event or receipt.
     pub fn verify(&self) -> Result<VerifyReport> {
-        Ok(self.client.verify()?.into())
+        Ok(self.client.verify()?)
     }
 
     /// `verify`, then the ledger against the server's own copy: every
@@ -330,21 +339,21 @@ impl ConsentCore {
         tokens: Arc<dyn TokenProvider>,
     ) -> Result<VerifyReport> {
         let config = sync_config(settings, tokens)?;
-        Ok(self.client.verify_online(&config).await?.local.into())
+        Ok(self.client.verify_online(&config).await?.local)
     }
 
     /// What changed since the accepted version, when re-consent is due.
-    pub fn policy_changes(&self) -> Result<Option<PolicyChanges>> {
-        Ok(self.client.policy_changes()?.map(Into::into))
+    pub fn policy_changes(&self) -> Result<Option<PolicyDiff>> {
+        Ok(self.client.policy_changes()?)
     }
 
     pub fn sync_status(&self) -> Result<SyncStatus> {
-        Ok(self.client.sync_status()?.into())
+        Ok(self.client.sync_status()?)
     }
 
     /// Puts parked events back in the queue (after the cause was fixed).
-    pub fn retry_parked(&self) -> Result<u64> {
-        Ok(self.client.retry_parked()?)
+    pub fn retry_parked(&self) -> Result<i64> {
+        Ok(self.client.retry_parked()? as i64)
     }
 
     /// The server's signed receipts, verified when they arrived.
@@ -352,8 +361,8 @@ impl ConsentCore {
         Ok(self
             .client
             .receipts()?
-            .into_iter()
-            .map(Into::into)
+            .iter()
+            .map(ReceiptInfo::from)
             .collect())
     }
 
@@ -366,7 +375,7 @@ impl ConsentCore {
         tokens: Arc<dyn TokenProvider>,
     ) -> Result<SyncReport> {
         let config = sync_config(settings, tokens)?;
-        Ok(self.client.sync(&config).await?.into())
+        Ok(self.client.sync(&config).await?)
     }
 
     /// [`ConsentCore::sync`] through the app's own HTTP stack.
@@ -378,7 +387,7 @@ impl ConsentCore {
     ) -> Result<SyncReport> {
         let mut config = sync_config(settings, tokens)?;
         config.transport = Some(Arc::new(AppHttp(http)));
-        Ok(self.client.sync(&config).await?.into())
+        Ok(self.client.sync(&config).await?)
     }
 
     /// Fills an empty store from the server (a new device): the chain and
@@ -389,16 +398,17 @@ impl ConsentCore {
         tokens: Arc<dyn TokenProvider>,
     ) -> Result<ConsentState> {
         let config = sync_config(settings, tokens)?;
-        Ok(self.client.restore_from_server(&config).await?.into())
+        Ok(self.client.restore_from_server(&config).await?)
     }
 
     /// Registers an observer; returns the handle to remove it with.
-    pub fn add_observer(&self, observer: Arc<dyn StateObserver>) -> u64 {
-        self.client.add_observer(Arc::new(Observer(observer)))
+    pub fn add_observer(&self, observer: Arc<dyn StateObserver>) -> i64 {
+        self.client.add_observer(Arc::new(Observer(observer))) as i64
     }
 
-    pub fn remove_observer(&self, handle: u64) -> bool {
-        self.client.remove_observer(handle)
+    /// Removes the observer registered under `handle`; false if none was.
+    pub fn remove_observer(&self, handle: i64) -> bool {
+        u64::try_from(handle).is_ok_and(|h| self.client.remove_observer(h))
     }
 }
 
@@ -432,21 +442,12 @@ impl ConsentCore {
     }
 }
 
-fn parse_keys(list: &[String], what: &str) -> Result<Vec<ed25519_dalek::VerifyingKey>> {
-    list.iter()
-        .map(|k| {
-            core::sync::wire::parse_verifying_key(k).map_err(|e| ConsentError::SyncSetup {
-                reason: format!("{what} key: {e}"),
-            })
-        })
-        .collect()
-}
-
 fn client_config(
     config: OpenConfig,
     key_provider: Arc<dyn KeyProvider>,
 ) -> Result<core::ClientConfig> {
-    let server_keys = parse_keys(&config.server_keys, "server")?;
+    let server_keys = core::sync::parse_keys(&config.server_keys, "server")
+        .map_err(|e| ConsentError::from(core::ConsentError::from(e)))?;
     let mut client = core::ClientConfig::new(
         PathBuf::from(config.data_dir),
         config.app.into(),
@@ -460,19 +461,8 @@ fn sync_config(
     settings: SyncSettings,
     tokens: Arc<dyn TokenProvider>,
 ) -> Result<core::sync::SyncConfig> {
-    let keys = parse_keys;
-    let mut config =
-        core::sync::SyncConfig::new(settings.base_url.clone(), Arc::new(Tokens(tokens)));
-    config.server_keys = keys(&settings.server_keys, "server")?;
-    config.policy_keys = keys(&settings.policy_keys, "policy")?;
-    config.extra_ca_pem = settings.extra_ca_pem;
-    config.spki_pins = settings.spki_pins;
-    config.request_timeout = Duration::from_millis(settings.request_timeout_ms.max(1));
-    config.max_attempts = settings.max_attempts.max(1) as usize;
-    config.deadline = settings
-        .deadline_ms
-        .map(|ms| std::time::SystemTime::now() + Duration::from_millis(ms));
-    Ok(config)
+    core::sync::SyncConfig::from_settings(settings, Arc::new(Tokens(tokens)))
+        .map_err(|e| core::ConsentError::from(e).into())
 }
 
 /// Version of this library (recorded in every event).
@@ -486,10 +476,11 @@ pub fn core_version() -> String {
 /// `server_keys` (64 hex digits each; needed when the export carries
 /// receipts). Returns the number of events.
 #[uniffi::export]
-pub fn verify_export(json: String, server_keys: Vec<String>) -> Result<u64> {
-    let keys = parse_keys(&server_keys, "server")?;
+pub fn verify_export(json: String, server_keys: Vec<String>) -> Result<i64> {
+    let keys = core::sync::parse_keys(&server_keys, "server")
+        .map_err(|e| ConsentError::from(core::ConsentError::from(e)))?;
     core::proof::verify_export(json.as_bytes(), &keys)
-        .map(|r| r.chain.events)
+        .map(|r| r.chain.events as i64)
         .map_err(|e| {
             let kind = match e {
                 core::proof::ExportError::NoTrustedKey { .. } => core::ErrorKind::SyncSetup,

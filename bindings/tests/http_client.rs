@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use altyn_consent::{
-    AppInfo, ConsentCore, FailureKind, HttpClient, HttpError, HttpHeader, HttpRequest,
-    HttpResponse, OpenConfig, PlatformError, SyncSettings, TokenProvider,
+    AppInfo, ConsentCore, HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse, OpenConfig,
+    PlatformError, StopReason, SyncSettings, TokenProvider,
 };
 use altyn_consent_core::sync::wire::key_id;
 use altyn_consent_server::{start, ServerConfig};
@@ -140,7 +140,7 @@ async fn an_apps_own_http_stack_syncs_exactly_once() {
         .await
         .unwrap();
     assert_eq!((report.acknowledged, report.pending), (2, 0), "{report:?}");
-    assert_eq!(report.stop_kind, None);
+    assert_eq!(report.stop, None);
     // One upload and one policy fetch, both through the app's client.
     assert_eq!(app.requests.load(Ordering::SeqCst), 2);
     assert_eq!(server.event_counts(), (2, 2));
@@ -163,7 +163,10 @@ async fn an_apps_own_http_stack_syncs_exactly_once() {
         .sync_with_client(fast, Arc::new(Tokens), offline.clone())
         .await
         .unwrap();
-    assert_eq!(report.stop_kind, Some(FailureKind::Network), "{report:?}");
+    assert!(
+        matches!(report.stop, Some(StopReason::Unreachable { .. })),
+        "{report:?}"
+    );
     assert_eq!(report.pending, 1);
     assert_eq!(offline.requests.load(Ordering::SeqCst), 1);
     server.shutdown().await;

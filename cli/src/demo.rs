@@ -102,7 +102,7 @@ fn sync_with_progress(
     server: &RunningServer,
 ) -> Result<(), Failure> {
     let waiting = client.sync_status()?.pending;
-    let bar = indicatif::ProgressBar::new(waiting);
+    let bar = indicatif::ProgressBar::new(waiting.max(0) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("  uploading {bar:30} {pos}/{len} events")
             .expect("a valid template"),

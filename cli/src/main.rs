@@ -544,15 +544,14 @@ fn recover(cli: &Cli, offline: bool, remote: &RemoteArgs) -> Result<(), Failure>
         report.reason
     );
     match &report.quarantine {
-        Some(path) => println!("its files were moved, untouched, to {}", path.display()),
+        Some(path) => println!("its files were moved, untouched, to {path}"),
         None => println!("no file of it was left to keep"),
     }
-    match &report.server_head {
+    match report.server_head_events {
         Some(head) => println!(
-            "restored {} event(s) from the server (its copy ends at #{}); the loss is recorded as event #{}",
+            "restored {} event(s) from the server (its copy ends at #{head}); the loss is recorded as event #{}",
             report.restored_events,
-            head.events,
-            head.events + 1
+            head + 1
         ),
         None if offline => {
             println!("the server was not asked (--offline): the new ledger starts with the loss")

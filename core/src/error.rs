@@ -9,6 +9,7 @@ use serde::Serialize;
 /// What went wrong, as far as the caller's next step is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum ErrorKind {
     // Opening the store. None of these changed a byte.
     /// A read found no store: nothing has been recorded on this

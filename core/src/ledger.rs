@@ -81,7 +81,7 @@ pub enum EventKind {
     /// §10.2: the notice of a new version was shown.
     PolicyNoticeShown {
         locale: String,
-        previous_version: Option<u32>,
+        previous_version: Option<i32>,
     },
     /// §2.4, §6.1.3: the user allowed or refused a device function for the
     /// listed purposes (clause ids).

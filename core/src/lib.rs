@@ -15,6 +15,13 @@ pub mod proof;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod views;
+
+// With `ffi`, the records and enums below are UniFFI types of their own
+// namespace; `bindings/` exports them as they are (Kotlin package
+// `kz.altyncoin.consent.core`, Swift module `AltynConsent`).
+#[cfg(feature = "ffi")]
+uniffi::setup_scaffolding!("altyn_consent_core");
 
 pub use client::{
     describe_policy_status, ClientConfig, ConsentClient, ConsentError, Recovered, RecoveryReport,

@@ -72,6 +72,7 @@ pub struct IosNames {
 /// The user's decision in the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum UserConsent {
     NeverAsked,
     Granted,
@@ -82,6 +83,7 @@ pub enum UserConsent {
 /// What the operating system says, as reported by the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum OsStatus {
     /// The OS has not asked the user yet.
     NotDetermined,

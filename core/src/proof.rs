@@ -144,7 +144,7 @@ pub enum ExportError {
     MissingPolicy {
         seq: u64,
         policy_id: String,
-        version: u32,
+        version: i32,
         hash: String,
     },
     #[error(transparent)]

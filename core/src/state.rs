@@ -11,24 +11,26 @@ use crate::policy::PolicyRef;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum PolicyStatus {
     /// Nothing but the policy screen is usable (preamble, §11.1).
     NeverAccepted,
     /// The current version is accepted.
     Accepted {
-        version: u32,
+        version: i32,
         hash: String,
         at: String,
     },
     /// §10.2–10.3: a newer version needs the user's consent or objection.
-    ReconsentRequired { from_version: u32, to_version: u32 },
+    ReconsentRequired { from_version: i32, to_version: i32 },
     /// §10.4: the user objected to the current version.
-    Objected { version: u32, at: String },
+    Objected { version: i32, at: String },
     /// §6.1.5: the user withdrew every consent.
     Withdrawn { at: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct PermissionState {
     pub id: String,
     pub consent: UserConsent,
@@ -48,6 +50,7 @@ pub struct PermissionState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ConsentState {
     pub install_id: String,
     pub subject: String,
@@ -56,7 +59,8 @@ pub struct ConsentState {
     /// Whether the app may go past the policy screen.
     pub can_proceed: bool,
     pub permissions: Vec<PermissionState>,
-    pub events: u64,
+    /// Events in the ledger.
+    pub events: i64,
     pub head_hash: String,
 }
 
@@ -240,7 +244,7 @@ impl LedgerFold {
             policy,
             can_proceed,
             permissions,
-            events: self.seq,
+            events: self.seq as i64,
             head_hash: self.head_hash.clone(),
         }
     }

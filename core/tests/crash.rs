@@ -79,7 +79,7 @@ fn sigkill_mid_loop_keeps_every_returned_decision() {
         let report = client.verify().expect("the store verifies after SIGKILL");
         let events = client.history().unwrap();
         assert!(
-            report.events > returned.len() as u64,
+            report.events > returned.len() as i64,
             "the acceptance plus every returned decision"
         );
         for (seq, id) in &returned {
@@ -87,7 +87,7 @@ fn sigkill_mid_loop_keeps_every_returned_decision() {
             assert_eq!(&event.id.to_string(), id, "decision #{seq} survived");
         }
         assert_eq!(
-            client.pending_upload().unwrap(),
+            client.pending_upload().unwrap() as i64,
             report.events,
             "every event is in the outbox"
         );

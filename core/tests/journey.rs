@@ -443,7 +443,7 @@ fn every_event_is_chained_and_carries_its_context() {
 /// Records every state it is told, and reads the client back from inside
 /// the callback (which must not deadlock).
 struct Recorder {
-    seen: std::sync::Mutex<Vec<(u64, bool)>>,
+    seen: std::sync::Mutex<Vec<(i64, bool)>>,
     client: std::sync::OnceLock<std::sync::Weak<ConsentClient>>,
 }
 

@@ -342,7 +342,7 @@ fn recovery_offline_keeps_the_damaged_files_and_records_the_loss() {
     assert_eq!(report.lost_store_id.as_deref(), Some(lost_id.as_str()));
     assert_eq!(report.restored_events, 0);
     // The damaged files are kept, byte for byte, in the dated quarantine.
-    let quarantine = report.quarantine.clone().unwrap();
+    let quarantine = std::path::PathBuf::from(report.quarantine.clone().unwrap());
     assert!(quarantine.starts_with(dir.path().join(QUARANTINE_DIR)));
     assert!(quarantine
         .file_name()

@@ -109,7 +109,7 @@ fn bench(c: &mut Criterion) {
                     total += started.elapsed();
                     assert_eq!(
                         (report.acknowledged, report.pending),
-                        (EVENTS, 0),
+                        (EVENTS as i64, 0),
                         "{report:?}"
                     );
                     assert_eq!(server.event_counts(), (EVENTS, EVENTS));

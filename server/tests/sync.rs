@@ -74,7 +74,7 @@ fn token(t: &str) -> Arc<dyn TokenProvider> {
 }
 
 /// A borrower's first minutes: acceptance and a decision on every permission.
-fn journey(client: &ConsentClient) -> u64 {
+fn journey(client: &ConsentClient) -> i64 {
     let p = client.policy("ru");
     client
         .accept_policy(p.version, &p.hash(), "ru", true)
@@ -83,7 +83,7 @@ fn journey(client: &ConsentClient) -> u64 {
         client.set_permission(id, i % 2 == 0).unwrap();
         client.report_os_status(id, OsStatus::Granted).unwrap();
     }
-    client.event_count()
+    client.event_count() as i64
 }
 
 /// Every local event is on the server exactly once, with a verified receipt.
@@ -100,7 +100,7 @@ fn assert_exactly_once(w: &World, subject: &str) {
     let status = w.client.sync_status().unwrap();
     assert_eq!(
         (status.pending, status.parked, status.acknowledged),
-        (0, 0, local.len() as u64)
+        (0, 0, local.len() as i64)
     );
     for receipt in w.client.receipts().unwrap() {
         receipt.verify(&[w.server.receipt_key]).unwrap();
@@ -479,7 +479,8 @@ async fn a_fresh_store_restores_the_same_state_from_the_server() {
     let report = restored.sync(&cfg).await.unwrap();
     assert_eq!(report.acknowledged, 1, "{report:?}");
     let (stored, distinct) = w.server.event_counts();
-    assert_eq!((stored, distinct), (before.events + 1, before.events + 1));
+    let expected = before.events as u64 + 1;
+    assert_eq!((stored, distinct), (expected, expected));
     w.server.shutdown().await;
 }
 

@@ -171,7 +171,7 @@ async fn sigkill_during_sync_loses_and_duplicates_nothing() {
     let status = client.sync_status().unwrap();
     assert_eq!(
         (status.pending, status.parked, status.acknowledged),
-        (0, 0, total)
+        (0, 0, total as i64)
     );
     for receipt in client.receipts().unwrap() {
         receipt.verify(&[server.receipt_key]).unwrap();

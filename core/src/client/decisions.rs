@@ -11,7 +11,7 @@ impl ConsentClient {
     /// accepted records nothing new.
     pub fn accept_policy(
         &self,
-        version: u32,
+        version: i32,
         hash: &str,
         locale: &str,
         age_confirmed: bool,
@@ -40,7 +40,7 @@ impl ConsentClient {
     /// §10.4: records the user's objection to the current version.
     pub fn object_to_policy(
         &self,
-        version: u32,
+        version: i32,
         hash: &str,
         locale: &str,
     ) -> Result<ConsentState, ConsentError> {
@@ -58,7 +58,7 @@ impl ConsentClient {
     /// §10.2: records that the notice of the current version was shown.
     pub fn record_notice_shown(
         &self,
-        version: u32,
+        version: i32,
         hash: &str,
         locale: &str,
     ) -> Result<ConsentState, ConsentError> {
@@ -269,7 +269,7 @@ impl Inner {
     /// the stored text of it.
     pub(super) fn check_current(
         &self,
-        version: u32,
+        version: i32,
         hash: &str,
         locale: &str,
     ) -> Result<(PolicyRef, String), ConsentError> {

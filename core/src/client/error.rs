@@ -19,9 +19,9 @@ pub enum ConsentError {
          (version {current_version}, hash {current_hash}); show the current policy and ask again. Nothing was recorded"
     )]
     StalePolicy {
-        offered_version: u32,
+        offered_version: i32,
         offered_hash: String,
-        current_version: u32,
+        current_version: i32,
         current_hash: String,
     },
     #[error("the current policy has no {locale:?} text; available: {available}")]

@@ -5,15 +5,17 @@ use super::*;
 
 /// The outcome of `verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct VerifyReport {
-    pub events: u64,
+    /// Events in the ledger, all chained.
+    pub events: i64,
     pub head_hash: String,
     /// Signed receipts checked against the trusted keys and the ledger.
-    pub receipts: u64,
+    pub receipts: i64,
     /// Events covered by a verified receipt.
-    pub acknowledged: u64,
+    pub acknowledged: i64,
     /// Events waiting for upload (not yet covered by a receipt).
-    pub waiting: u64,
+    pub waiting: i64,
     /// SQLCipher's page HMACs and SQLite's structure both checked out.
     pub file_integrity_ok: bool,
 }
@@ -28,7 +30,7 @@ pub struct IntegrityGlance {
     /// What disagrees, if anything.
     pub problem: Option<String>,
     /// Receipts kept, which `verify` checks against the server keys.
-    pub receipts: u64,
+    pub receipts: i64,
 }
 
 impl ConsentClient {
@@ -142,11 +144,11 @@ impl ConsentClient {
             }
         }
         Ok(VerifyReport {
-            events: report.events,
+            events: report.events as i64,
             head_hash: report.head_hash,
-            receipts: coverage.receipts,
-            acknowledged: coverage.acknowledged,
-            waiting,
+            receipts: coverage.receipts as i64,
+            acknowledged: coverage.acknowledged as i64,
+            waiting: waiting as i64,
             file_integrity_ok: true,
         })
     }
@@ -172,7 +174,7 @@ impl ConsentClient {
         Ok(IntegrityGlance {
             head_consistent: problem.is_none(),
             problem,
-            receipts: inner.store.receipt_count()?,
+            receipts: inner.store.receipt_count()? as i64,
         })
     }
 }

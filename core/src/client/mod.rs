@@ -35,7 +35,7 @@ pub use evidence::{IntegrityGlance, VerifyReport};
 use observers::Observers;
 pub use observers::StateObserver;
 pub use recover::{Recovered, RecoveryReport};
-pub use sync::{OnlineVerifyReport, SyncStatus};
+pub use sync::{OnlineVerifyReport, ParkedEvent, SyncStatus};
 
 /// Longest account id accepted from a shell.
 const MAX_ACCOUNT_ID: usize = 128;

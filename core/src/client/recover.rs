@@ -4,20 +4,19 @@
 //! aside, never deleted; the new ledger records the loss as its own event;
 //! what the server holds is restored first when it can be reached.
 
-use std::path::PathBuf;
-
 use serde::Serialize;
 
 use super::sync::fetch_restore_plan;
 use super::{ClientConfig, ConsentClient, ConsentError};
 use crate::error::ErrorKind;
-use crate::ledger::{ChainHead, EventKind};
+use crate::ledger::EventKind;
 use crate::store::{quarantine, Store, StoreError, StoreKey, KEYCHECK_FILE};
 use crate::sync::api::Api;
 use crate::sync::SyncConfig;
 
 /// What `recover` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct RecoveryReport {
     /// Why the old store could not be read: `store_missing`,
     /// `store_damaged` or `key_lost`.
@@ -25,11 +24,14 @@ pub struct RecoveryReport {
     /// The id of the store that was lost, if anything named it.
     pub lost_store_id: Option<String>,
     /// Where its files were moved (kept), if any were left.
-    pub quarantine: Option<PathBuf>,
+    pub quarantine: Option<String>,
     /// Events restored from the server (0 if it was not asked or held none).
-    pub restored_events: u64,
-    /// The last event of the lost ledger that the server held.
-    pub server_head: Option<ChainHead>,
+    pub restored_events: i64,
+    /// The number of the last event of the lost ledger that the server
+    /// held, if it held any.
+    pub server_head_events: Option<i64>,
+    /// That event's hash.
+    pub server_head_hash: Option<String>,
 }
 
 /// A recovered store, open, and the account of what happened.
@@ -131,9 +133,10 @@ impl ConsentClient {
             report: RecoveryReport {
                 reason,
                 lost_store_id,
-                quarantine: quarantined,
-                restored_events: plan.as_ref().map(|p| p.events.len() as u64).unwrap_or(0),
-                server_head,
+                quarantine: quarantined.map(|p| p.display().to_string()),
+                restored_events: plan.as_ref().map_or(0, |p| p.events.len() as i64),
+                server_head_events: server_head.as_ref().map(|h| h.events as i64),
+                server_head_hash: server_head.map(|h| h.hash),
             },
         })
     }

@@ -20,19 +20,25 @@ use crate::sync::{SyncConfig, SyncError, SyncReport};
 
 /// What waits for upload and what the server has confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct SyncStatus {
-    pub pending: u64,
-    pub parked: u64,
+    /// Events waiting for upload.
+    pub pending: i64,
+    /// Events the server refused, kept with its reason.
+    pub parked: i64,
     /// Parked events with the server's reason, oldest first.
     pub parked_events: Vec<ParkedEvent>,
     /// Events covered by a verified receipt.
-    pub acknowledged: u64,
-    pub receipts: u64,
+    pub acknowledged: i64,
+    /// Signed receipts kept.
+    pub receipts: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ParkedEvent {
-    pub seq: u64,
+    /// The event's number in the ledger.
+    pub seq: i64,
     pub event_id: String,
     pub reason: String,
 }
@@ -90,7 +96,7 @@ impl ConsentClient {
                     .collect::<Result<Vec<_>, _>>()?,
             };
             let seqs = batch.seqs();
-            report.sent += seqs.len() as u64;
+            report.sent += seqs.len() as i64;
             // The stored canonical JSON goes on the wire as it is.
             let body = UploadBatch::encode_from_bodies(
                 &install_id,
@@ -126,10 +132,10 @@ impl ConsentClient {
                         .acknowledged
                         .iter()
                         .filter(|a| batch_seqs.contains(&a.seq))
-                        .count() as u64;
+                        .count() as i64;
                     report.receipts += 1;
                     if let Some(progress) = &config.progress {
-                        progress(report.acknowledged, waiting_at_start);
+                        progress(report.acknowledged as u64, waiting_at_start);
                     }
                 }
                 Decision::Retry { delay, reason } => {
@@ -150,7 +156,7 @@ impl ConsentClient {
                 }
                 Decision::Park { from_seq, reason } => {
                     tracing::warn!(seq = from_seq, "events parked");
-                    report.parked += self.lock().store.park_from(from_seq, &reason)?;
+                    report.parked += self.lock().store.park_from(from_seq, &reason)? as i64;
                     report.stop = Some(StopReason::Parked { detail: reason });
                     break;
                 }
@@ -177,9 +183,9 @@ impl ConsentClient {
             }
         }
         let (pending, _) = self.lock().store.outbox_counts()?;
-        report.pending = pending;
+        report.pending = pending as i64;
         if pending > 0 {
-            report.next_retry_in_secs = Some(engine.next_pass_in().as_secs().max(1));
+            report.next_retry_in_secs = Some(engine.next_pass_in().as_secs().max(1) as i64);
         }
         Ok(report)
     }
@@ -194,7 +200,7 @@ impl ConsentClient {
         api: &Api,
         token: &str,
         config: &SyncConfig,
-    ) -> Result<Option<u32>, StopReason> {
+    ) -> Result<Option<i32>, StopReason> {
         let (policy_id, etag) = {
             let inner = self.lock();
             (
@@ -245,17 +251,17 @@ impl ConsentClient {
             .parked()?
             .into_iter()
             .map(|e| ParkedEvent {
-                seq: e.seq,
+                seq: e.seq as i64,
                 event_id: e.event_id,
                 reason: e.last_error.unwrap_or_default(),
             })
             .collect();
         Ok(SyncStatus {
-            pending,
-            parked,
+            pending: pending as i64,
+            parked: parked as i64,
             parked_events,
-            acknowledged: inner.store.acknowledged_count()?,
-            receipts: inner.store.receipts()?.len() as u64,
+            acknowledged: inner.store.acknowledged_count()? as i64,
+            receipts: inner.store.receipts()?.len() as i64,
         })
     }
 
@@ -362,7 +368,7 @@ impl ConsentClient {
             .iter()
             .filter(|e| e.install_id == install_id)
             .count() as u64;
-        if server_events > local.events {
+        if server_events > local.events as u64 {
             return Err(ConsentError::IntegrityCheckFailed(format!(
                 "the server holds {server_events} events of this installation and the ledger {}: events were removed",
                 local.events

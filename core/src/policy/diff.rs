@@ -9,6 +9,7 @@ use super::{Block, PolicyDocument};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum ChangeKind {
     Added,
     Removed,
@@ -17,6 +18,7 @@ pub enum ChangeKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum SpanKind {
     Same,
     Inserted,
@@ -25,12 +27,14 @@ pub enum SpanKind {
 
 /// A run of words, marked as kept, inserted or deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Span {
     pub kind: SpanKind,
     pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ClauseChange {
     /// Clause id (`"4.2.5"`), a section id for a section's own text or title,
     /// or `"preamble"` / `"title"`.
@@ -43,10 +47,14 @@ pub struct ClauseChange {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct PolicyDiff {
-    pub from_version: u32,
-    pub to_version: u32,
+    pub from_version: i32,
+    pub to_version: i32,
     pub changes: Vec<ClauseChange>,
+    /// The changes as text ([`PolicyDiff::to_text`]), for a terminal or a
+    /// plain screen.
+    pub text: String,
 }
 
 /// The text of every part of a document, keyed by a stable id, in order.
@@ -119,11 +127,14 @@ pub fn diff(old: &PolicyDocument, new: &PolicyDocument) -> PolicyDiff {
             });
         }
     }
-    PolicyDiff {
+    let mut diff = PolicyDiff {
         from_version: old.version,
         to_version: new.version,
         changes,
-    }
+        text: String::new(),
+    };
+    diff.text = diff.to_text();
+    diff
 }
 
 fn word_spans(old: &str, new: &str) -> Vec<Span> {

@@ -41,8 +41,8 @@ pub struct PolicyDocument {
     pub format: u32,
     /// Stable id of the policy, e.g. `altyncoin-privacy`.
     pub id: String,
-    /// Version number; a higher number is a newer policy (§10).
-    pub version: u32,
+    /// Version number, 1 or higher; a higher number is a newer policy (§10).
+    pub version: i32,
     /// BCP 47 language tag of the text, e.g. `ru`.
     pub locale: String,
     /// Date the version takes effect, `YYYY-MM-DD`.
@@ -101,9 +101,13 @@ pub struct DataCategory {
 
 /// Identity of a policy version: what a consent is given to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct PolicyRef {
+    /// Stable id of the policy, e.g. `altyncoin-privacy`.
     pub id: String,
-    pub version: u32,
+    /// Version number, 1 or higher.
+    pub version: i32,
+    /// SHA-256 (hex) of the canonical document: what the user saw.
     pub hash: String,
 }
 
@@ -129,7 +133,7 @@ pub enum PolicyError {
     )]
     Conflict {
         id: String,
-        version: u32,
+        version: i32,
         existing_hash: String,
         new_hash: String,
     },
@@ -203,7 +207,7 @@ impl PolicyDocument {
                 self.id
             ));
         }
-        if self.version == 0 {
+        if self.version < 1 {
             return invalid("version must be 1 or higher".into());
         }
         if !is_language_tag(&self.locale) {

@@ -99,7 +99,7 @@ pub const DROPPED_LINE_PREFIXES: &[&str] = &["mailto:"];
 #[derive(Debug, Clone)]
 pub struct SeedMeta {
     pub id: String,
-    pub version: u32,
+    pub version: i32,
     pub locale: String,
     pub effective_date: String,
     /// How many leading lines form the title.

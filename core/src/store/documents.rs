@@ -24,7 +24,7 @@ impl Store {
     pub fn policy(
         &self,
         id: &str,
-        version: u32,
+        version: i32,
         locale: &str,
     ) -> Result<Option<PolicyDocument>, StoreError> {
         let body: Option<String> = self

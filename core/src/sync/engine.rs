@@ -69,6 +69,7 @@ impl Batch {
 /// Why a pass ended before the outbox was empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum StopReason {
     /// The server could not be reached, or stayed busy (5xx, 429,
     /// timeouts) through the attempts of this pass. Nothing is lost.
@@ -88,8 +89,10 @@ pub enum StopReason {
     Deadline,
 }
 
+#[cfg_attr(feature = "ffi", uniffi::export)]
 impl StopReason {
-    /// The kind of this stop, for the shell to act on.
+    /// The kind of this stop, for the shell to act on: `Network` (try again
+    /// at the report's `next_retry_in_secs`) or `ServerRejected`.
     pub fn kind(&self) -> ErrorKind {
         match self {
             StopReason::Unreachable { .. } | StopReason::Insecure { .. } | StopReason::Deadline => {
@@ -100,6 +103,11 @@ impl StopReason {
             | StopReason::BadReceipt { .. }
             | StopReason::Policy { .. } => ErrorKind::ServerRejected,
         }
+    }
+
+    /// The stop in words, for a log or a developer (never personal data).
+    pub fn message(&self) -> String {
+        self.to_string()
     }
 }
 

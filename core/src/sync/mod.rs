@@ -123,6 +123,86 @@ impl SyncConfig {
     }
 }
 
+/// How to reach and trust the backend, as an app or the terminal states it:
+/// strings and numbers, checked by [`SyncConfig::from_settings`]. Keys are
+/// 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct SyncSettings {
+    /// `https://...`; `http://` only to loopback (development).
+    pub base_url: String,
+    /// Keys whose signature on a receipt is trusted.
+    pub server_keys: Vec<String>,
+    /// Keys whose signature on a policy text is trusted.
+    pub policy_keys: Vec<String>,
+    /// An extra CA (PEM) to trust besides the web PKI roots (development).
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
+    pub extra_ca_pem: Option<String>,
+    /// SPKI pins (`sha256/...`); empty means no pinning.
+    #[cfg_attr(feature = "ffi", uniffi(default = []))]
+    pub spki_pins: Vec<String>,
+    /// How long one request may take, in milliseconds.
+    #[cfg_attr(feature = "ffi", uniffi(default = 20000))]
+    pub request_timeout_ms: i64,
+    /// Attempts per request within one pass.
+    #[cfg_attr(feature = "ffi", uniffi(default = 4))]
+    pub max_attempts: i32,
+    /// The pass ends cleanly this many milliseconds after it starts (set it
+    /// a little under a BGTask's or JobScheduler job's remaining time): no
+    /// request starts and no wait is taken past it; the report's stop is
+    /// `Deadline` and what waits is for the next pass.
+    #[cfg_attr(feature = "ffi", uniffi(default = None))]
+    pub deadline_ms: Option<i64>,
+}
+
+impl SyncSettings {
+    /// Settings for `base_url` with the defaults above and no keys yet.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        SyncSettings {
+            base_url: base_url.into(),
+            server_keys: Vec::new(),
+            policy_keys: Vec::new(),
+            extra_ca_pem: None,
+            spki_pins: Vec::new(),
+            request_timeout_ms: 20_000,
+            max_attempts: 4,
+            deadline_ms: None,
+        }
+    }
+}
+
+/// Reads public keys written as 64 hex digits; `what` names them in the
+/// error (`server`, `policy`).
+pub fn parse_keys(keys: &[String], what: &str) -> Result<Vec<VerifyingKey>, SyncError> {
+    keys.iter()
+        .map(|k| {
+            wire::parse_verifying_key(k).map_err(|e| SyncError::Config(format!("{what} key: {e}")))
+        })
+        .collect()
+}
+
+impl SyncConfig {
+    /// The configuration the settings describe; a bad key is a
+    /// [`SyncError::Config`] naming which list it is in. The deadline, if
+    /// any, counts from now.
+    pub fn from_settings(
+        settings: SyncSettings,
+        token_provider: Arc<dyn TokenProvider>,
+    ) -> Result<Self, SyncError> {
+        let mut config = SyncConfig::new(settings.base_url, token_provider);
+        config.server_keys = parse_keys(&settings.server_keys, "server")?;
+        config.policy_keys = parse_keys(&settings.policy_keys, "policy")?;
+        config.extra_ca_pem = settings.extra_ca_pem;
+        config.spki_pins = settings.spki_pins;
+        config.request_timeout = Duration::from_millis(settings.request_timeout_ms.max(1) as u64);
+        config.max_attempts = settings.max_attempts.max(1) as usize;
+        config.deadline = settings
+            .deadline_ms
+            .map(|ms| SystemTime::now() + Duration::from_millis(ms.max(0) as u64));
+        Ok(config)
+    }
+}
+
 impl SyncReport {
     /// Why the pass stopped early, in words.
     pub fn stopped_because(&self) -> Option<String> {
@@ -147,22 +227,23 @@ pub enum SyncError {
 /// What one sync pass did, for the shell to show and to schedule the next
 /// pass (WorkManager, BGTaskScheduler).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct SyncReport {
     /// Events sent in requests during this pass (retries count again).
-    pub sent: u64,
+    pub sent: i64,
     /// Events the server acknowledged with a verified receipt in this pass
     /// (counted from the receipts, not from what was sent).
-    pub acknowledged: u64,
+    pub acknowledged: i64,
     /// Events parked in this pass (a 4xx that cannot succeed).
-    pub parked: u64,
+    pub parked: i64,
     /// Events still waiting for upload after the pass.
-    pub pending: u64,
+    pub pending: i64,
     /// Receipts kept in this pass.
-    pub receipts: u64,
+    pub receipts: i64,
     /// When to run the next pass, if events still wait (seconds from now).
-    pub next_retry_in_secs: Option<u64>,
+    pub next_retry_in_secs: Option<i64>,
     /// Why the pass stopped early, if it did.
     pub stop: Option<StopReason>,
     /// A new policy version arrived in this pass.
-    pub policy_updated_to: Option<u32>,
+    pub policy_updated_to: Option<i32>,
 }

@@ -81,7 +81,7 @@ final class GoldenJourneyTests: XCTestCase {
             directory: try temporaryDirectory(),
             app: AppInfo(platform: app["platform"]!, appVersion: app["app_version"]!, osVersion: app["os_version"]!),
             keys: MemoryKeys(), startAt: journey["start_at"] as! String)
-        var events: UInt64 = 0
+        var events: Int64 = 0
         for (i, step) in (journey["steps"] as! [[String: Any]]).enumerated() {
             do {
                 let state = try await run(consent, step)

@@ -85,7 +85,7 @@ final class JourneyTests: XCTestCase {
         let report = try await consent.sync(settings: settings, tokens: StaticTokens("token-1"))
         XCTAssertEqual(report.acknowledged, events)
         XCTAssertEqual(report.pending, 0)
-        XCTAssertNil(report.stoppedBecause)
+        XCTAssertNil(report.stop)
         let receipts = try await consent.receipts()
         XCTAssertEqual(receipts.count, 1)
         XCTAssertEqual(receipts.first?.headEvents, events)

@@ -13,7 +13,7 @@ import Foundation
 public final class AltynConsentClient: Sendable {
     private let core: ConsentCore
     private let states: StateBroadcast
-    private let observerHandle: UInt64
+    private let observerHandle: Int64
 
     private init(core: ConsentCore) throws {
         let states = StateBroadcast(initial: try core.state())
@@ -68,7 +68,7 @@ public final class AltynConsentClient: Sendable {
     public var state: ConsentState { states.current }
 
     /// What `recover` found and did, on the client it returned; nil otherwise.
-    public func recovery() -> RecoveryInfo? { core.recovery() }
+    public func recovery() -> RecoveryReport? { core.recovery() }
 
     /// The state now, then after every change, whoever made it.
     public func stateUpdates() -> AsyncStream<ConsentState> { states.stream() }
@@ -142,7 +142,7 @@ public final class AltynConsentClient: Sendable {
     public func history() async throws -> [HistoryEntry] { try await offMain { try self.core.history() } }
     public func export() async throws -> String { try await offMain { try self.core.export() } }
     public func verify() async throws -> VerifyReport { try await offMain { try self.core.verify() } }
-    public func policyChanges() async throws -> PolicyChanges? { try await offMain { try self.core.policyChanges() } }
+    public func policyChanges() async throws -> PolicyDiff? { try await offMain { try self.core.policyChanges() } }
     public func syncStatus() async throws -> SyncStatus { try await offMain { try self.core.syncStatus() } }
     public func receipts() async throws -> [ReceiptInfo] { try await offMain { try self.core.receipts() } }
 

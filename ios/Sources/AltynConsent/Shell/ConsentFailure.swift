@@ -38,7 +38,7 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
     /// A bug in the library: please report it.
     case `internal`(String)
     /// The text shown is not the current version: show it and ask again.
-    case stalePolicy(String, currentVersion: UInt32)
+    case stalePolicy(String, currentVersion: Int32)
 
     init(_ error: ConsentError) {
         switch error {

@@ -7,8 +7,8 @@ import android.content.pm.PackageManager
 import android.os.Build
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
-import kz.altyncoin.consent.OsStatus
-import kz.altyncoin.consent.PermissionInfo
+import kz.altyncoin.consent.core.OsStatus
+import kz.altyncoin.consent.core.PermissionInfo
 import kz.altyncoin.consent.shell.AltynConsent
 import kz.altyncoin.consent.shell.AndroidOsStatus
 import java.io.File

@@ -9,22 +9,22 @@ import kotlinx.coroutines.withContext
 import kz.altyncoin.consent.AppInfo
 import kz.altyncoin.consent.ConsentCore
 import kz.altyncoin.consent.ConsentException
-import kz.altyncoin.consent.ConsentState
-import kz.altyncoin.consent.HistoryEntry
 import kz.altyncoin.consent.KeyProvider
 import kz.altyncoin.consent.OpenConfig
-import kz.altyncoin.consent.OsStatus
-import kz.altyncoin.consent.PermissionInfo
-import kz.altyncoin.consent.PolicyChanges
-import kz.altyncoin.consent.PolicyText
-import kz.altyncoin.consent.ReceiptInfo
-import kz.altyncoin.consent.RecoveryInfo
 import kz.altyncoin.consent.StateObserver
-import kz.altyncoin.consent.SyncReport
-import kz.altyncoin.consent.SyncSettings
-import kz.altyncoin.consent.SyncStatus
 import kz.altyncoin.consent.TokenProvider
-import kz.altyncoin.consent.VerifyReport
+import kz.altyncoin.consent.core.ConsentState
+import kz.altyncoin.consent.core.HistoryEntry
+import kz.altyncoin.consent.core.OsStatus
+import kz.altyncoin.consent.core.PermissionInfo
+import kz.altyncoin.consent.core.PolicyDiff
+import kz.altyncoin.consent.core.PolicyText
+import kz.altyncoin.consent.core.ReceiptInfo
+import kz.altyncoin.consent.core.RecoveryReport
+import kz.altyncoin.consent.core.SyncReport
+import kz.altyncoin.consent.core.SyncSettings
+import kz.altyncoin.consent.core.SyncStatus
+import kz.altyncoin.consent.core.VerifyReport
 import java.io.File
 
 /**
@@ -43,7 +43,7 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
 
     // The observer first, then the state: a change made in between reaches
     // the flow through the observer, or is already in the state read.
-    private val observerHandle: ULong = core.addObserver(relay)
+    private val observerHandle: Long = core.addObserver(relay)
     private val mutableState: MutableStateFlow<ConsentState> = try {
         relay.start { core.state() }
     } catch (e: ConsentException) {
@@ -106,7 +106,7 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
     }
 
     /** What [recover] did, if this client was made by it. */
-    public fun recovery(): RecoveryInfo? = core.recovery()
+    public fun recovery(): RecoveryReport? = core.recovery()
 
     /** The current policy in the best language for [locale] (Russian is authoritative). */
     public suspend fun policy(locale: String): PolicyText = call { core.policy(locale) }
@@ -154,7 +154,7 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
     public suspend fun verify(): VerifyReport = call { core.verify() }
 
     /** The clause-by-clause changes when re-consent is due. */
-    public suspend fun policyChanges(): PolicyChanges? = call { core.policyChanges() }
+    public suspend fun policyChanges(): PolicyDiff? = call { core.policyChanges() }
 
     public suspend fun syncStatus(): SyncStatus = call { core.syncStatus() }
 

@@ -1,6 +1,6 @@
 package kz.altyncoin.consent.shell
 
-import kz.altyncoin.consent.OsStatus
+import kz.altyncoin.consent.core.OsStatus
 
 /**
  * How Android's answers become the core's [OsStatus]: plain Kotlin, so it is

@@ -60,7 +60,7 @@ public sealed class ConsentFailure(message: String, cause: Throwable) : Exceptio
     public class Internal(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
     /** The text shown is not the current version: show [currentVersion] and ask again. */
-    public class StalePolicy(message: String, public val currentVersion: UInt, cause: Throwable) : ConsentFailure(message, cause)
+    public class StalePolicy(message: String, public val currentVersion: Int, cause: Throwable) : ConsentFailure(message, cause)
 }
 
 /** The generated exception as the app-facing [ConsentFailure]; one class per kind of failure of the core. */

@@ -49,7 +49,7 @@ class AltynConsentOnMainThreadTest {
                     val tokens = RecordingTokens("token-1")
                     val report = consent.sync(server.settings(), tokens)
                     assertTrue(Looper.getMainLooper().isCurrentThread)
-                    assertEquals(2uL, report.acknowledged)
+                    assertEquals(2L, report.acknowledged)
                     assertFalse(tokens.onMain.isEmpty())
                     assertEquals("sync asked for the token on the main thread", listOf(false), tokens.onMain.distinct())
 

@@ -111,7 +111,7 @@ class AndroidKeystoreKeyProviderTest {
         assertEquals(before, digest(app.noBackupFilesDir))
         // Unlocked: the same store opens, with its event.
         FakeAndroidKeyStore.cipherInitFailure = null
-        AltynConsent.open(dir, testApp, keys).use { assertEquals(1uL, it.state.value.events) }
+        AltynConsent.open(dir, testApp, keys).use { assertEquals(1L, it.state.value.events) }
     }
 
     @Test

@@ -9,8 +9,8 @@ import android.content.pm.PackageManager.PERMISSION_DENIED
 import android.content.pm.PackageManager.PERMISSION_GRANTED
 import android.os.Build
 import kotlinx.coroutines.runBlocking
-import kz.altyncoin.consent.OsStatus
-import kz.altyncoin.consent.PermissionInfo
+import kz.altyncoin.consent.core.OsStatus
+import kz.altyncoin.consent.core.PermissionInfo
 import kz.altyncoin.consent.shell.AltynConsent
 import kz.altyncoin.consent.shell.MemoryKeys
 import kz.altyncoin.consent.shell.testApp

@@ -1,12 +1,12 @@
 package kz.altyncoin.consent.shell
 
-import kz.altyncoin.consent.OsStatus
-import kz.altyncoin.consent.OsStatus.BLOCKED
-import kz.altyncoin.consent.OsStatus.DENIED
-import kz.altyncoin.consent.OsStatus.GRANTED
-import kz.altyncoin.consent.OsStatus.LIMITED
-import kz.altyncoin.consent.OsStatus.NOT_DETERMINED
-import kz.altyncoin.consent.OsStatus.UNAVAILABLE
+import kz.altyncoin.consent.core.OsStatus
+import kz.altyncoin.consent.core.OsStatus.BLOCKED
+import kz.altyncoin.consent.core.OsStatus.DENIED
+import kz.altyncoin.consent.core.OsStatus.GRANTED
+import kz.altyncoin.consent.core.OsStatus.LIMITED
+import kz.altyncoin.consent.core.OsStatus.NOT_DETERMINED
+import kz.altyncoin.consent.core.OsStatus.UNAVAILABLE
 import kz.altyncoin.consent.shell.AndroidOsStatus.CAMERA
 import kz.altyncoin.consent.shell.AndroidOsStatus.COARSE_LOCATION
 import kz.altyncoin.consent.shell.AndroidOsStatus.FINE_LOCATION

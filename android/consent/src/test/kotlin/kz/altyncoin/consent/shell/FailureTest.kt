@@ -1,7 +1,7 @@
 package kz.altyncoin.consent.shell
 
 import kotlinx.coroutines.runBlocking
-import kz.altyncoin.consent.SyncSettings
+import kz.altyncoin.consent.core.SyncSettings
 import org.junit.jupiter.api.Assertions.assertArrayEquals
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -44,14 +44,14 @@ class FailureTest {
             assertThrows<ConsentFailure.AgeNotConfirmed> { runBlocking { consent.accept(policy, ageConfirmed = false) } }
             assertThrows<ConsentFailure.PolicyNotAccepted> { runBlocking { consent.setPermission("camera", true) } }
             val stale = assertThrows<ConsentFailure.StalePolicy> {
-                runBlocking { consent.accept(policy.copy(reference = policy.reference.copy(version = 0u)), true) }
+                runBlocking { consent.accept(policy.copy(reference = policy.reference.copy(version = 0)), true) }
             }
             assertEquals(policy.reference.version, stale.currentVersion)
             consent.accept(policy, ageConfirmed = true)
             val unknown = assertThrows<ConsentFailure.InvalidRequest> { runBlocking { consent.setPermission("teleport", true) } }
             assertTrue(unknown.message!!.contains("camera"), "the message lists the known permissions: ${unknown.message}")
             assertThrows<ConsentFailure.InvalidRequest> { runBlocking { consent.withdraw("camera") } }
-            assertEquals(1uL, consent.state.value.events)
+            assertEquals(1L, consent.state.value.events)
         }
     }
 
@@ -69,9 +69,9 @@ class FailureTest {
                 val e = assertThrows<ConsentFailure.SyncSetup> { runBlocking { consent.sync(server.settings(), FailingTokens()) } }
                 assertTrue(e.message!!.contains("signed out"), e.message)
                 // A refused token parks nothing and loses nothing: the next pass delivers.
-                assertEquals(1uL, consent.syncStatus().pending)
+                assertEquals(1L, consent.syncStatus().pending)
                 val report = consent.sync(server.settings(), StaticTokens("token-1"))
-                assertEquals(1uL, report.acknowledged)
+                assertEquals(1L, report.acknowledged)
             }
         }
     }
@@ -100,7 +100,7 @@ class FailureTest {
         assertTrue(missing.message!!.contains("recover"), missing.message)
         AltynConsent.recover(dir, testApp, keys, settings = null, tokens = null).use { consent ->
             val info = consent.recovery()!!
-            assertEquals(kz.altyncoin.consent.FailureKind.STORE_MISSING, info.reason)
+            assertEquals(kz.altyncoin.consent.core.ErrorKind.STORE_MISSING, info.reason)
             assertTrue(File(info.quarantine!!, "consent.keycheck.json").exists())
             assertEquals(listOf("store_recovered"), consent.history().map { it.kind })
         }

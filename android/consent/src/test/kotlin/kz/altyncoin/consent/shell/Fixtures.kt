@@ -7,8 +7,8 @@ import kz.altyncoin.consent.ConsentCore
 import kz.altyncoin.consent.KeyProvider
 import kz.altyncoin.consent.OpenConfig
 import kz.altyncoin.consent.PlatformException
-import kz.altyncoin.consent.SyncSettings
 import kz.altyncoin.consent.TokenProvider
+import kz.altyncoin.consent.core.SyncSettings
 import java.io.File
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.TimeUnit
@@ -87,8 +87,8 @@ class ReferenceServer(private val dataDir: File, tokens: Map<String, String>, pu
         policyKeys = listOf(read("policy-key.pub")),
         extraCaPem = read("dev-ca.pem"),
         spkiPins = emptyList(),
-        requestTimeoutMs = 10_000u,
-        maxAttempts = 3u,
+        requestTimeoutMs = 10_000L,
+        maxAttempts = 3,
     )
 
     private fun read(name: String) = File(dataDir, name).readText().trim()

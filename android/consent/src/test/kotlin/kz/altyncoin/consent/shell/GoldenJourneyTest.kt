@@ -2,9 +2,9 @@ package kz.altyncoin.consent.shell
 
 import kotlinx.coroutines.runBlocking
 import kz.altyncoin.consent.AppInfo
-import kz.altyncoin.consent.ConsentState
-import kz.altyncoin.consent.OsStatus
-import kz.altyncoin.consent.PolicyStatus
+import kz.altyncoin.consent.core.ConsentState
+import kz.altyncoin.consent.core.OsStatus
+import kz.altyncoin.consent.core.PolicyStatus
 import kz.altyncoin.consent.verifyExport
 import org.json.JSONObject
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -40,7 +40,7 @@ class GoldenJourneyTest {
         return JSONObject()
             .put("policy", policy)
             .put("can_proceed", state.canProceed)
-            .put("events", state.events.toLong())
+            .put("events", state.events)
             .put("head_hash", state.headHash)
             .put("subject", state.subject)
             .put("permissions", permissions)
@@ -97,17 +97,17 @@ class GoldenJourneyTest {
                     val state = run(consent, step)
                     val expect = step.optJSONObject("expect") ?: fail("step $i: $step succeeded but expects an error")
                     assertTrue(same(expect, compact(state)), "step $i: $step\nexpected $expect\ngot      ${compact(state)}")
-                    events = state.events.toLong()
+                    events = state.events
                 } catch (e: ConsentFailure) {
                     val generated = e.cause!!::class.simpleName
                     assertEquals(step.optString("expect_error"), generated, "step $i: $step: ${e.message}")
-                    assertEquals(events, consent.state.value.events.toLong(), "step $i: a refused request recorded something")
+                    assertEquals(events, consent.state.value.events, "step $i: a refused request recorded something")
                 }
                 checked++
             }
             assertEquals(steps.length(), checked)
             assertTrue(events > 10)
-            assertEquals(events, verifyExport(consent.export(), emptyList()).toLong())
+            assertEquals(events, verifyExport(consent.export(), emptyList()))
         }
     }
 }

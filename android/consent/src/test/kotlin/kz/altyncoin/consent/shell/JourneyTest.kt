@@ -2,9 +2,9 @@ package kz.altyncoin.consent.shell
 
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.runBlocking
-import kz.altyncoin.consent.OsStatus
-import kz.altyncoin.consent.PolicyStatus
-import kz.altyncoin.consent.UserConsent
+import kz.altyncoin.consent.core.OsStatus
+import kz.altyncoin.consent.core.PolicyStatus
+import kz.altyncoin.consent.core.UserConsent
 import kz.altyncoin.consent.coreVersion
 import kz.altyncoin.consent.verifyExport
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -38,7 +38,7 @@ class JourneyTest {
                 assertTrue(accepted.policy is PolicyStatus.Accepted)
                 assertTrue(accepted.canProceed)
                 // The StateFlow follows every change.
-                assertEquals(accepted, consent.state.first { it.events == 1uL })
+                assertEquals(accepted, consent.state.first { it.events == 1L })
 
                 val camera = consent.permissions("ru").single { it.id == "camera" }
                 assertTrue(camera.purposes.isNotEmpty())
@@ -59,31 +59,31 @@ class JourneyTest {
 
                 // Sync: every event acknowledged under a verified, signed receipt.
                 val events = consent.state.value.events
-                assertEquals(7uL, events)
+                assertEquals(7L, events)
                 val report = consent.sync(server.settings(), StaticTokens("token-1"))
                 assertEquals(events, report.acknowledged)
-                assertEquals(0uL, report.pending)
-                assertEquals(null, report.stoppedBecause)
+                assertEquals(0L, report.pending)
+                assertEquals(null, report.stop)
                 val receipts = consent.receipts()
                 assertEquals(1, receipts.size)
                 assertEquals(events, receipts.single().headEvents)
                 assertEquals(consent.state.value.headHash, receipts.single().headHash)
-                assertEquals((1uL..events).toList(), receipts.single().acknowledgedSeqs)
+                assertEquals((1L..events).toList(), receipts.single().acknowledgedSeqs)
                 assertTrue(receipts.single().signature.isNotBlank())
 
                 // Exactly once: a second pass sends nothing.
                 val again = consent.sync(server.settings(), StaticTokens("token-1"))
-                assertEquals(0uL, again.sent)
-                assertEquals(0uL, again.acknowledged)
+                assertEquals(0L, again.sent)
+                assertEquals(0L, again.acknowledged)
                 val status = consent.syncStatus()
-                assertEquals(0uL, status.pending)
+                assertEquals(0L, status.pending)
                 assertEquals(events, status.acknowledged)
 
                 // Proof on the app's side: the ledger verifies, the export too.
                 val verified = consent.verify()
                 assertTrue(verified.fileIntegrityOk)
                 assertEquals(events, verified.events)
-                assertEquals(1uL, verified.receipts)
+                assertEquals(1L, verified.receipts)
                 assertEquals(events, verified.acknowledged)
                 assertEquals(events, verifyExport(consent.export(), server.settings().serverKeys))
                 // The export's receipts need the server key to be checked.

@@ -1,8 +1,8 @@
 package kz.altyncoin.consent.shell
 
 import kotlinx.coroutines.runBlocking
-import kz.altyncoin.consent.ChangeKind
-import kz.altyncoin.consent.PolicyStatus
+import kz.altyncoin.consent.core.ChangeKind
+import kz.altyncoin.consent.core.PolicyStatus
 import org.json.JSONObject
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -46,14 +46,14 @@ class ReconsentTest {
 
             ReferenceServer(File(tmp, "server"), mapOf("token-1" to "borrower-1"), listOf(version2())).use { server ->
                 val first = consent.sync(server.settings(), StaticTokens("token-1"))
-                assertEquals(2u, first.policyUpdatedTo)
+                assertEquals(2, first.policyUpdatedTo)
                 val asked = consent.state.value
-                assertEquals(PolicyStatus.ReconsentRequired(1u, 2u), asked.policy)
+                assertEquals(PolicyStatus.ReconsentRequired(1, 2), asked.policy)
                 assertFalse(asked.permissions.single { it.id == "camera" }.mayUse, "nothing is used until the user answers")
 
                 val changes = consent.policyChanges()!!
-                assertEquals(1u, changes.fromVersion)
-                assertEquals(2u, changes.toVersion)
+                assertEquals(1, changes.fromVersion)
+                assertEquals(2, changes.toVersion)
                 val changed = changes.changes.single()
                 assertEquals("4.2.5", changed.id)
                 assertEquals(ChangeKind.CHANGED, changed.kind)
@@ -61,15 +61,15 @@ class ReconsentTest {
                 assertTrue(changes.text.contains("4.2.5"))
 
                 val v2 = consent.policy("ru")
-                assertEquals(2u, v2.reference.version)
+                assertEquals(2, v2.reference.version)
                 consent.noticeShown(v2)
                 val accepted = consent.accept(v2, ageConfirmed = true)
-                assertEquals(2u, (accepted.policy as PolicyStatus.Accepted).version)
+                assertEquals(2, (accepted.policy as PolicyStatus.Accepted).version)
                 assertTrue(accepted.canProceed)
 
                 val second = consent.sync(server.settings(), StaticTokens("token-1"))
-                assertEquals(2uL, second.acknowledged, "the notice and the new acceptance")
-                assertEquals(0uL, consent.syncStatus().pending)
+                assertEquals(2L, second.acknowledged, "the notice and the new acceptance")
+                assertEquals(0L, consent.syncStatus().pending)
                 assertEquals(
                     listOf("policy_accepted", "permission_decided", "policy_notice_shown", "policy_accepted"),
                     consent.history().map { it.kind },

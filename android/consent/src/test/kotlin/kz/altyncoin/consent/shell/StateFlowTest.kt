@@ -3,10 +3,10 @@ package kz.altyncoin.consent.shell
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking
 import kz.altyncoin.consent.ConsentCore
-import kz.altyncoin.consent.ConsentState
 import kz.altyncoin.consent.NoHandle
 import kz.altyncoin.consent.OpenConfig
 import kz.altyncoin.consent.StateObserver
+import kz.altyncoin.consent.core.ConsentState
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
@@ -19,8 +19,8 @@ class StateFlowTest {
 
     /** The real core, with a change made by "another thread" right after the observer is added. */
     private class ChangeAfterObserver(private val real: ConsentCore, private val change: (ConsentCore) -> Unit) : ConsentCore(NoHandle) {
-        override fun addObserver(observer: StateObserver): ULong = real.addObserver(observer).also { change(real) }
-        override fun removeObserver(handle: ULong): Boolean = real.removeObserver(handle)
+        override fun addObserver(observer: StateObserver): Long = real.addObserver(observer).also { change(real) }
+        override fun removeObserver(handle: Long): Boolean = real.removeObserver(handle)
         override fun state(): ConsentState = real.state()
         override fun setPermission(permission: String, granted: Boolean): ConsentState = real.setPermission(permission, granted)
         override fun close() = real.close()
@@ -34,11 +34,11 @@ class StateFlowTest {
         val real = ConsentCore.open(OpenConfig(dir.path, testApp), keys)
         val core = ChangeAfterObserver(real) { it.setPermission("camera", true) }
         AltynConsent.wrap(core, Dispatchers.IO).use { consent ->
-            assertEquals(2uL, consent.state.value.events)
+            assertEquals(2L, consent.state.value.events)
             assertEquals(real.state(), consent.state.value)
             // And later changes still arrive.
             consent.setPermission("contacts", granted = false)
-            assertEquals(3uL, consent.state.value.events)
+            assertEquals(3L, consent.state.value.events)
         }
     }
 }
