@@ -129,7 +129,7 @@ impl From<CatalogError> for ConsentError {
     }
 }
 
-/// What a shell's callback (key provider, token provider) reports when it
+/// What the app's key provider reports when it
 /// fails. The message must not hold key material or tokens.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum PlatformError {
@@ -147,6 +147,39 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for PlatformError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
         PlatformError::Failed {
             reason: format!("the app's callback failed unexpectedly: {}", e.reason),
+        }
+    }
+}
+
+/// Why the app's [`crate::TokenProvider`] has no token (the core's
+/// [`core::sync::TokenError`]). Defined here rather than exported from the
+/// core: uniffi 0.32's Kotlin code for an async foreign trait cannot lower
+/// an error type of another crate (a `RustBuffer` of the wrong package).
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum TokenError {
+    /// Nobody is signed in: the pass stops with `SyncSetup`, nothing is
+    /// lost; sync again after sign-in.
+    #[error("no user is signed in: sign in, then sync again")]
+    SignedOut,
+    /// The token cannot be had now (login service unreachable, keystore
+    /// locked): the pass stops with `Network`; try again later.
+    #[error("{reason}")]
+    Unavailable { reason: String },
+}
+
+impl From<TokenError> for core::sync::TokenError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::SignedOut => core::sync::TokenError::SignedOut,
+            TokenError::Unavailable { reason } => core::sync::TokenError::Unavailable { reason },
+        }
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for TokenError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        TokenError::Unavailable {
+            reason: format!("the app's token provider failed unexpectedly: {}", e.reason),
         }
     }
 }

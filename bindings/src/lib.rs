@@ -19,7 +19,7 @@ mod error;
 mod logging;
 mod types;
 
-pub use error::{ConsentError, HttpError, PlatformError};
+pub use error::{ConsentError, HttpError, PlatformError, TokenError};
 pub use logging::{set_log_sink, LogLevel, LogSink};
 pub use types::*;
 
@@ -52,12 +52,18 @@ pub trait KeyProvider: Send + Sync {
     fn save_key(&self, store_id: String, key: Vec<u8>) -> Result<(), PlatformError>;
 }
 
-/// The app's access token for the sync backend.
+/// The app's access token for the sync backend. Both calls may suspend
+/// (Kotlin `suspend`, Swift `async`): a refresh is usually a request to the
+/// app's login service. Throw `TokenError.SignedOut` when nobody is signed
+/// in (the pass stops with `SyncSetup`), `Unavailable` when the token cannot
+/// be had now (the pass stops with `Network`: try later). Nothing is lost.
 #[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
 pub trait TokenProvider: Send + Sync {
-    fn token(&self) -> Result<String, PlatformError>;
+    /// The current token.
+    async fn token(&self) -> Result<String, TokenError>;
     /// A fresh token, after the server refused the current one.
-    fn refresh(&self) -> Result<String, PlatformError>;
+    async fn refresh(&self) -> Result<String, TokenError>;
 }
 
 /// The app's own HTTP stack, if it wants TLS, pins and proxies to follow
@@ -138,12 +144,13 @@ fn key_error(e: PlatformError) -> core::store::KeyError {
 
 struct Tokens(Arc<dyn TokenProvider>);
 
+#[async_trait::async_trait]
 impl core::sync::TokenProvider for Tokens {
-    fn token(&self) -> Result<String, String> {
-        self.0.token().map_err(|e| e.to_string())
+    async fn token(&self) -> Result<String, core::sync::TokenError> {
+        self.0.token().await.map_err(Into::into)
     }
-    fn refresh(&self) -> Result<String, String> {
-        self.0.refresh().map_err(|e| e.to_string())
+    async fn refresh(&self) -> Result<String, core::sync::TokenError> {
+        self.0.refresh().await.map_err(Into::into)
     }
 }
 

@@ -12,18 +12,19 @@ use std::sync::Arc;
 
 use altyn_consent::{
     AppInfo, ConsentCore, HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse, OpenConfig,
-    PlatformError, StopReason, SyncSettings, TokenProvider,
+    StopReason, SyncSettings, TokenError, TokenProvider,
 };
 use altyn_consent_core::sync::wire::key_id;
 use altyn_consent_server::{start, ServerConfig};
 
 struct Tokens;
 
+#[async_trait::async_trait]
 impl TokenProvider for Tokens {
-    fn token(&self) -> Result<String, PlatformError> {
+    async fn token(&self) -> Result<String, TokenError> {
         Ok("token-1".into())
     }
-    fn refresh(&self) -> Result<String, PlatformError> {
+    async fn refresh(&self) -> Result<String, TokenError> {
         Ok("token-1".into())
     }
 }

@@ -10,8 +10,10 @@ use altyn_consent_core::ledger::verify_chain;
 use altyn_consent_core::permissions::PermissionCatalog;
 use altyn_consent_core::policy::{Block, PolicyDocument};
 use altyn_consent_core::store::MemoryKeyProvider;
-use altyn_consent_core::sync::{spki_pin, StaticToken, SyncConfig, TokenProvider};
-use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, OsStatus, PolicyStatus};
+use altyn_consent_core::sync::{spki_pin, StaticToken, SyncConfig, TokenError, TokenProvider};
+use altyn_consent_core::{
+    AppContext, ClientConfig, ConsentClient, ErrorKind, OsStatus, PolicyStatus,
+};
 use altyn_consent_server::{start, Fault, RunningServer, ServerConfig};
 
 struct World {
@@ -249,14 +251,60 @@ impl RotatingToken {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenProvider for RotatingToken {
-    fn token(&self) -> Result<String, String> {
+    async fn token(&self) -> Result<String, TokenError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok("expired".into())
     }
-    fn refresh(&self) -> Result<String, String> {
+    async fn refresh(&self) -> Result<String, TokenError> {
         self.refreshes.fetch_add(1, Ordering::SeqCst);
+        // A refresh is a request of its own to the login service: it
+        // suspends, and the pass waits for it without blocking a thread.
+        tokio::time::sleep(Duration::from_millis(20)).await;
         Ok(self.fresh.into())
+    }
+}
+
+/// A token provider that has no token: nobody signed in, or not now.
+struct NoToken(TokenError);
+
+#[async_trait::async_trait]
+impl TokenProvider for NoToken {
+    async fn token(&self) -> Result<String, TokenError> {
+        Err(self.0.clone())
+    }
+    async fn refresh(&self) -> Result<String, TokenError> {
+        Err(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn without_a_token_the_pass_stops_with_the_providers_reason_and_keeps_everything() {
+    let w = world().await;
+    let n = journey(&w.client);
+    for (error, kind) in [
+        (TokenError::SignedOut, ErrorKind::SyncSetup),
+        (
+            TokenError::Unavailable {
+                reason: "the login service did not answer".into(),
+            },
+            ErrorKind::Network,
+        ),
+    ] {
+        let err = w
+            .client
+            .sync(&config(&w.server, Arc::new(NoToken(error.clone()))))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(err.to_string().contains(&error.to_string()), "{err}");
+        assert_eq!(
+            w.client.sync_status().unwrap().pending,
+            n,
+            "nothing is lost"
+        );
+        assert_eq!(w.server.event_counts(), (0, 0), "nothing was sent");
     }
 }
 

@@ -74,6 +74,9 @@ impl ConsentError {
             | ConsentError::IntegrityCheckFailed(_)
             | ConsentError::Receipt(_) => ErrorKind::VerificationFailed,
             ConsentError::NoTrustedKey { .. } => ErrorKind::SyncSetup,
+            ConsentError::Sync(crate::sync::SyncError::Token(
+                crate::sync::TokenError::Unavailable { .. },
+            )) => ErrorKind::Network,
             ConsentError::Sync(_) => ErrorKind::SyncSetup,
             ConsentError::Network(_) => ErrorKind::Network,
             ConsentError::ServerRejected(_) | ConsentError::ServerProof(_) => {

@@ -63,7 +63,7 @@ impl ConsentClient {
         let api = Api::new(&config.base_url)?;
         let http = config.http()?;
         let mut report = SyncReport::default();
-        let mut token = config.token(false)?;
+        let mut token = config.token(false).await?;
         let (install_id, remembered, waiting_at_start) = {
             let inner = self.lock();
             let remembered = inner
@@ -146,7 +146,7 @@ impl ConsentClient {
                     );
                     tokio::time::sleep(delay).await;
                 }
-                Decision::RefreshToken => token = config.token(true)?,
+                Decision::RefreshToken => token = config.token(true).await?,
                 Decision::Shrink { batch_size } => {
                     // Remembered, so that the next pass does not start at
                     // a size the server refuses.
@@ -435,10 +435,10 @@ async fn fetch_events_page(
     api: &Api,
     config: &SyncConfig,
 ) -> Result<(crate::sync::wire::EventsPage, String), ConsentError> {
-    let mut token = config.token(false)?;
+    let mut token = config.token(false).await?;
     let mut page = read(http.send(api.events(&token)).await, SystemTime::now());
     if matches!(page, Outcome::Unauthorized) {
-        token = config.token(true)?;
+        token = config.token(true).await?;
         page = read(http.send(api.events(&token)).await, SystemTime::now());
     }
     let page = match page {

@@ -20,22 +20,38 @@ use serde::Serialize;
 pub use engine::StopReason;
 pub use http::{spki_pin, HttpTransport, ReqwestTransport};
 
-/// Supplies the access token. The shell implements it (the app's login).
+/// Supplies the access token. The shell implements it (the app's login),
+/// and may take its time: a refresh is usually a network call of its own.
+#[async_trait::async_trait]
 pub trait TokenProvider: Send + Sync {
     /// The current token.
-    fn token(&self) -> Result<String, String>;
+    async fn token(&self) -> Result<String, TokenError>;
     /// A fresh token, after the server answered 401 to the current one.
-    fn refresh(&self) -> Result<String, String>;
+    async fn refresh(&self) -> Result<String, TokenError>;
+}
+
+/// Why no token could be had. The message must not hold the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Nobody is signed in: the pass stops, nothing is lost; sync again
+    /// after sign-in (kind `SyncSetup`).
+    #[error("no user is signed in: sign in, then sync again")]
+    SignedOut,
+    /// The token could not be had now (the login service unreachable, a
+    /// locked keystore): nothing is lost; try again later (kind `Network`).
+    #[error("the access token could not be had now: {reason}")]
+    Unavailable { reason: String },
 }
 
 /// A fixed token, for development and tests.
 pub struct StaticToken(pub String);
 
+#[async_trait::async_trait]
 impl TokenProvider for StaticToken {
-    fn token(&self) -> Result<String, String> {
+    async fn token(&self) -> Result<String, TokenError> {
         Ok(self.0.clone())
     }
-    fn refresh(&self) -> Result<String, String> {
+    async fn refresh(&self) -> Result<String, TokenError> {
         Ok(self.0.clone())
     }
 }
@@ -104,11 +120,11 @@ impl SyncConfig {
     }
 
     /// A fresh or the current token from the token provider.
-    pub fn token(&self, fresh: bool) -> Result<String, SyncError> {
+    pub async fn token(&self, fresh: bool) -> Result<String, SyncError> {
         let token = if fresh {
-            self.token_provider.refresh()
+            self.token_provider.refresh().await
         } else {
-            self.token_provider.token()
+            self.token_provider.token().await
         };
         token.map_err(SyncError::Token)
     }
@@ -220,8 +236,8 @@ impl SyncReport {
 pub enum SyncError {
     #[error("sync is not configured correctly: {0}")]
     Config(String),
-    #[error("the access token could not be obtained: {0}")]
-    Token(String),
+    #[error(transparent)]
+    Token(TokenError),
 }
 
 /// What one sync pass did, for the shell to show and to schedule the next

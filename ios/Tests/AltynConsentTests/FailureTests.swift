@@ -99,7 +99,7 @@ final class FailureTests: XCTestCase {
             _ = try await consent.sync(settings: try server.settings(), tokens: FailingTokens())
             XCTFail("synced without a token")
         } catch let ConsentFailure.syncSetup(message) {
-            XCTAssertTrue(message.contains("signed out"), message)
+            XCTAssertTrue(message.contains("no user is signed in"), message)
         }
         // A refused token parks nothing and loses nothing: the next pass delivers.
         let status = try await consent.syncStatus()

@@ -45,13 +45,14 @@ final class FixedKeys: KeyProvider {
 final class StaticTokens: TokenProvider {
     private let value: String
     init(_ value: String) { self.value = value }
-    func token() throws -> String { value }
-    func refresh() throws -> String { value }
+    func token() async throws -> String { value }
+    func refresh() async throws -> String { value }
 }
 
+/// Nobody is signed in: the provider says so with the typed error.
 final class FailingTokens: TokenProvider {
-    func token() throws -> String { throw PlatformError.Failed(reason: "the user is signed out") }
-    func refresh() throws -> String { throw PlatformError.Failed(reason: "the user is signed out") }
+    func token() async throws -> String { throw TokenError.SignedOut }
+    func refresh() async throws -> String { throw TokenError.SignedOut }
 }
 
 func temporaryDirectory() throws -> URL {

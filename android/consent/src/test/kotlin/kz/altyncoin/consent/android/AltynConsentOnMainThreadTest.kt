@@ -33,8 +33,8 @@ class AltynConsentOnMainThreadTest {
     /** Records on which threads the core asked for the token. */
     private class RecordingTokens(private val token: String) : TokenProvider {
         val onMain = CopyOnWriteArrayList<Boolean>()
-        override fun token(): String = token.also { onMain += Looper.getMainLooper().isCurrentThread }
-        override fun refresh(): String = token()
+        override suspend fun token(): String = token.also { onMain += Looper.getMainLooper().isCurrentThread }
+        override suspend fun refresh(): String = token()
     }
 
     @Test

@@ -67,7 +67,10 @@ class FailureTest {
 
             ReferenceServer(File(tmp, "server"), mapOf("token-1" to "borrower-1")).use { server ->
                 val e = assertThrows<ConsentFailure.SyncSetup> { runBlocking { consent.sync(server.settings(), FailingTokens()) } }
-                assertTrue(e.message!!.contains("signed out"), e.message)
+                assertTrue(e.message!!.contains("no user is signed in"), e.message)
+                // A token that cannot be had now (after a suspension) is a network failure: try later.
+                val later = assertThrows<ConsentFailure.Network> { runBlocking { consent.sync(server.settings(), UnavailableTokens()) } }
+                assertTrue(later.message!!.contains("the login service did not answer"), later.message)
                 // A refused token parks nothing and loses nothing: the next pass delivers.
                 assertEquals(1L, consent.syncStatus().pending)
                 val report = consent.sync(server.settings(), StaticTokens("token-1"))

@@ -1,12 +1,13 @@
 package kz.altyncoin.consent.shell
 
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.withContext
 import kz.altyncoin.consent.AppInfo
 import kz.altyncoin.consent.ConsentCore
 import kz.altyncoin.consent.KeyProvider
 import kz.altyncoin.consent.OpenConfig
-import kz.altyncoin.consent.PlatformException
+import kz.altyncoin.consent.TokenException
 import kz.altyncoin.consent.TokenProvider
 import kz.altyncoin.consent.core.SyncSettings
 import java.io.File
@@ -42,13 +43,23 @@ class FixedKeys(private val key: ByteArray) : KeyProvider {
 
 class StaticTokens(private val token: String) : TokenProvider {
     val refreshes = AtomicInteger()
-    override fun token(): String = token
-    override fun refresh(): String = token.also { refreshes.incrementAndGet() }
+    override suspend fun token(): String = token
+    override suspend fun refresh(): String = token.also { refreshes.incrementAndGet() }
 }
 
+/** Nobody is signed in: the provider says so with the typed error. */
 class FailingTokens : TokenProvider {
-    override fun token(): String = throw PlatformException.Failed("the user is signed out")
-    override fun refresh(): String = throw PlatformException.Failed("the user is signed out")
+    override suspend fun token(): String = throw TokenException.SignedOut()
+    override suspend fun refresh(): String = throw TokenException.SignedOut()
+}
+
+/** A token that cannot be had now, after a real suspension (a refresh call). */
+class UnavailableTokens : TokenProvider {
+    override suspend fun token(): String {
+        delay(10)
+        throw TokenException.Unavailable("the login service did not answer")
+    }
+    override suspend fun refresh(): String = token()
 }
 
 /**
