@@ -439,9 +439,7 @@ impl ConsentCore {
                 .map_err(|e| ConsentError::InvalidRequest {
                     reason: format!("start_at must be an RFC 3339 time: {e}"),
                 })?;
-        let mut config = client_config(config, key_provider)?;
-        config.clock = Arc::new(core::ledger::SteppingClock::new(start));
-        config.ids = Arc::new(core::ledger::CountingIds::default());
+        let config = client_config(config, key_provider)?.replaying(start);
         Ok(Arc::new(ConsentCore {
             client: core::ConsentClient::open(config)?,
             recovery: None,

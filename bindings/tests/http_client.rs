@@ -102,17 +102,12 @@ async fn an_apps_own_http_stack_syncs_exactly_once() {
         offline: false,
     });
     let receipt_key = hex::encode(server.receipt_key.as_bytes());
-    let settings = SyncSettings {
-        base_url: server.base_url.clone(),
-        server_keys: vec![receipt_key.clone()],
-        policy_keys: vec![hex::encode(server.policy_key.as_bytes())],
-        // The app's stack does TLS: the library's CA setting is not used.
-        extra_ca_pem: None,
-        spki_pins: Vec::new(),
-        request_timeout_ms: 5000,
-        max_attempts: 2,
-        deadline_ms: None,
-    };
+    let mut settings = SyncSettings::new(server.base_url.clone());
+    settings.server_keys = vec![receipt_key.clone()];
+    settings.policy_keys = vec![hex::encode(server.policy_key.as_bytes())];
+    // The app's stack does TLS: the library's CA setting is not used.
+    settings.request_timeout_ms = 5000;
+    settings.max_attempts = 2;
     let core = ConsentCore::open(
         OpenConfig {
             data_dir: dir.path().join("app").to_string_lossy().into_owned(),

@@ -40,15 +40,22 @@ pub use sync::{OnlineVerifyReport, ParkedEvent, SyncStatus};
 /// Longest account id accepted from a shell.
 const MAX_ACCOUNT_ID: usize = 128;
 
-/// What a shell hands in to open the client.
+/// What a shell hands in to open the client: [`ClientConfig::new`], then
+/// set the fields that differ. It will grow (`#[non_exhaustive]`). The
+/// clock and the ids are the system's (UTC time of the decision, UUID v7);
+/// only the golden journey replaces them ([`ClientConfig::replaying`],
+/// feature `replay`).
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Folder of the store (app-private storage on a device).
     pub data_dir: PathBuf,
+    /// The app and device every event records (no personal data).
     pub context: AppContext,
+    /// The platform keystore that keeps the store's key.
     pub key_provider: Arc<dyn KeyProvider>,
-    pub clock: Arc<dyn Clock>,
-    pub ids: Arc<dyn IdSource>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ids: Arc<dyn IdSource>,
     /// Policy texts shipped with the app, for the first start offline (§10.6).
     pub bundled_policies: Vec<PolicyDocument>,
     pub bundled_catalog: PermissionCatalog,
@@ -79,6 +86,16 @@ impl ClientConfig {
             server_keys: Vec::new(),
             installation_marker: DEFAULT_INSTALLATION_MARKER.to_string(),
         }
+    }
+
+    /// FOR THE GOLDEN JOURNEY ONLY (feature `replay`, never in an app): a
+    /// clock that starts at `start` and moves one second per event, and
+    /// counted ids, so that a journey gives the same hashes everywhere.
+    #[cfg(feature = "replay")]
+    pub fn replaying(mut self, start: time::OffsetDateTime) -> Self {
+        self.clock = Arc::new(ledger::SteppingClock::new(start));
+        self.ids = Arc::new(ledger::CountingIds::default());
+        self
     }
 }
 

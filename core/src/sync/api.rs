@@ -158,14 +158,7 @@ mod tests {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Result<HttpResponse, HttpFailure> {
-        Ok(HttpResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        })
+        HttpResponse::canned(status, headers, body.as_bytes())
     }
 
     #[test]

@@ -442,14 +442,7 @@ mod tests {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<HttpResponse, HttpFailure> {
-        Ok(HttpResponse {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.to_vec(),
-        })
+        HttpResponse::canned(status, headers, body)
     }
 
     fn json(receipt: &Receipt) -> Vec<u8> {

@@ -49,6 +49,24 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// An answer as a server could give it, for the decision tests of
+    /// `api` and `engine`.
+    #[cfg(test)]
+    pub(crate) fn canned(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Self, HttpFailure> {
+        Ok(HttpResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_vec(),
+        })
+    }
+
     /// A header's value, by name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

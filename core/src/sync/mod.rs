@@ -56,8 +56,11 @@ impl TokenProvider for StaticToken {
     }
 }
 
-/// How to reach and trust the backend.
+/// How to reach and trust the backend: [`SyncConfig::new`] or
+/// [`SyncConfig::from_settings`], then set the fields that differ. It will
+/// grow (`#[non_exhaustive]`).
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct SyncConfig {
     /// `https://...` (or `http://` to loopback, for development).
     pub base_url: String,
@@ -141,9 +144,12 @@ impl SyncConfig {
 
 /// How to reach and trust the backend, as an app or the terminal states it:
 /// strings and numbers, checked by [`SyncConfig::from_settings`]. Keys are
-/// 64 hex digits.
+/// 64 hex digits. In Rust: [`SyncSettings::new`], then set the fields that
+/// differ (`#[non_exhaustive]`: it will grow); Kotlin and Swift get a
+/// constructor whose optional fields have these defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+#[non_exhaustive]
 pub struct SyncSettings {
     /// `https://...`; `http://` only to loopback (development).
     pub base_url: String,
