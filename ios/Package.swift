@@ -14,28 +14,37 @@
 import PackageDescription
 
 #if os(Linux)
-let libDir = Context.environment["ALTYN_CONSENT_LIB_DIR"] ?? (Context.packageDirectory + "/../target/debug")
-let ffiTarget: Target = .systemLibrary(name: "AltynConsentFFI", path: "Linux/AltynConsentFFI")
-let platformLinkerSettings: [LinkerSetting] = [
-    .linkedLibrary("altyn_consent"),
-    // The library is found at link time and at run time in the Rust build
-    // folder (an app would install it beside the binary instead). Allowed
-    // because this package is a root package here, never a dependency.
-    .unsafeFlags(["-L", libDir, "-Xlinker", "-rpath", "-Xlinker", libDir]),
-]
+    let libDir = Context.environment["ALTYN_CONSENT_LIB_DIR"] ?? (Context.packageDirectory + "/../target/debug")
+    let ffiTarget: Target = .systemLibrary(name: "AltynConsentFFI", path: "Linux/AltynConsentFFI")
+    let platformLinkerSettings: [LinkerSetting] = [
+        .linkedLibrary("altyn_consent"),
+        // The library is found at link time and at run time in the Rust build
+        // folder (an app would install it beside the binary instead). Allowed
+        // because this package is a root package here, never a dependency.
+        .unsafeFlags(["-L", libDir, "-Xlinker", "-rpath", "-Xlinker", libDir]),
+    ]
 #else
-// The Rust library (static, per slice) with its C header and module map.
-let ffiTarget: Target = .binaryTarget(name: "AltynConsentFFI", path: "AltynConsentFFI.xcframework")
-// The static library's system dependencies: SQLCipher's crypto (CommonCrypto
-// in Security) and CoreFoundation.
-let platformLinkerSettings: [LinkerSetting] = [.linkedFramework("Security"), .linkedFramework("CoreFoundation")]
+    // The Rust library (static, per slice) with its C headers and module map.
+    // A release (`RELEASE_URL=... scripts/build-ios.sh`) zips the xcframework,
+    // computes its SHA-256 and writes both below, so that apps can depend on the
+    // package by URL; until then it is the local build.
+    let releasedXCFramework: (url: String, checksum: String)? = nil  // release: set by scripts/build-ios.sh
+    let ffiTarget: Target =
+        if let released = releasedXCFramework {
+            .binaryTarget(name: "AltynConsentFFI", url: released.url, checksum: released.checksum)
+        } else {
+            .binaryTarget(name: "AltynConsentFFI", path: "AltynConsentFFI.xcframework")
+        }
+    // The static library's system dependencies: SQLCipher's crypto (CommonCrypto
+    // in Security) and CoreFoundation.
+    let platformLinkerSettings: [LinkerSetting] = [.linkedFramework("Security"), .linkedFramework("CoreFoundation")]
 #endif
 
 let package = Package(
     name: "AltynConsent",
     platforms: [.iOS(.v15), .macOS(.v12)],
     products: [
-        .library(name: "AltynConsent", targets: ["AltynConsent"]),
+        .library(name: "AltynConsent", targets: ["AltynConsent"])
     ],
     targets: [
         ffiTarget,
@@ -44,6 +53,9 @@ let package = Package(
             name: "AltynConsent",
             dependencies: ["AltynConsentFFI"],
             path: "Sources/AltynConsent",
+            // The library's privacy manifest (what it keeps and sends, the
+            // required-reason APIs SQLite uses), merged into the app's report.
+            resources: [.copy("PrivacyInfo.xcprivacy")],
             linkerSettings: platformLinkerSettings
         ),
         .testTarget(

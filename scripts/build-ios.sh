@@ -59,3 +59,22 @@ for swift_file in AltynConsent.swift AltynConsentCore.swift; do
   python3 ios/tools/backport_uniffi_sendable.py "ios/Sources/AltynConsent/Generated/$swift_file"
 done
 echo "ios/AltynConsentFFI.xcframework and ios/Sources/AltynConsent/Generated/{AltynConsent,AltynConsentCore}.swift are ready"
+
+# A release: RELEASE_URL is where AltynConsentFFI.xcframework.zip will be
+# published. The zip's SHA-256 (what SwiftPM checks) and the URL go into
+# Package.swift, so that apps can depend on the package by URL.
+if [ -n "${RELEASE_URL:-}" ]; then
+  (cd ios && rm -f AltynConsentFFI.xcframework.zip && ditto -c -k --keepParent AltynConsentFFI.xcframework AltynConsentFFI.xcframework.zip)
+  checksum=$(cd ios && swift package compute-checksum AltynConsentFFI.xcframework.zip)
+  python3 - "$RELEASE_URL" "$checksum" <<'PY'
+import re, sys
+url, checksum = sys.argv[1], sys.argv[2]
+path = "ios/Package.swift"
+text = open(path).read()
+line = f'let releasedXCFramework: (url: String, checksum: String)? = (url: "{url}", checksum: "{checksum}")  // release: set by scripts/build-ios.sh'
+new, n = re.subn(r"^let releasedXCFramework: .*$", line, text, flags=re.M)
+assert n == 1, "Package.swift has no releasedXCFramework line"
+open(path, "w").write(new)
+PY
+  echo "ios/AltynConsentFFI.xcframework.zip: publish it at $RELEASE_URL (checksum $checksum, written to ios/Package.swift)"
+fi

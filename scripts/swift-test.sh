@@ -214,6 +214,19 @@ in_chroot() {
 swiftpm=(--package-path /repo/ios --scratch-path "$inside_build")
 
 say "$(in_chroot swift --version 2>&1 | grep -m 1 'Swift version' || echo 'swift --version failed')"
+# swift-format (the toolchain's own, 600.x) with the committed ios/.swift-format:
+# every hand-written Swift file, Apple-only ones included (it only parses).
+say "swift-format lint --strict (ios/.swift-format)"
+# (Relative paths from ios/: given absolute ones, swift-format 600 cuts the
+# start off the file names it recurses into.)
+if ! in_chroot sh -c 'cd /repo/ios && LD_LIBRARY_PATH=/usr/libexec/swift/lib/swift/linux \
+  exec /usr/libexec/swift/bin/swift-format lint --strict --recursive --configuration .swift-format \
+  Package.swift Sources/AltynConsent/Shell Tests'; then
+  say "swift-format found problems: run it with \`format -i\` (see above; counted as one failure)"
+  closing 0 1
+  exit 1
+fi
+
 say "swift build --build-tests -Xswiftc -strict-concurrency=complete"
 t0=$(date +%s)
 build_log=$(mktemp)

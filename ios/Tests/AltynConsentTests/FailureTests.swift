@@ -93,20 +93,20 @@ final class FailureTests: XCTestCase {
         } catch ConsentFailure.syncSetup {}
 
         #if os(macOS) || os(Linux)
-        let server = try ReferenceServer(dataDir: root.appendingPathComponent("server"), tokens: ["token-1": "borrower-1"])
-        defer { server.stop() }
-        do {
-            _ = try await consent.sync(settings: try server.settings(), tokens: FailingTokens())
-            XCTFail("synced without a token")
-        } catch let ConsentFailure.syncSetup(message) {
-            XCTAssertTrue(message.contains("no user is signed in"), message)
-        }
-        // A refused token parks nothing and loses nothing: the next pass delivers.
-        let status = try await consent.syncStatus()
-        XCTAssertEqual(status.pending, 1)
-        XCTAssertEqual(status.parked, 0)
-        let report = try await consent.sync(settings: try server.settings(), tokens: StaticTokens("token-1"))
-        XCTAssertEqual(report.acknowledged, 1)
+            let server = try ReferenceServer(dataDir: root.appendingPathComponent("server"), tokens: ["token-1": "borrower-1"])
+            defer { server.stop() }
+            do {
+                _ = try await consent.sync(settings: try server.settings(), tokens: FailingTokens())
+                XCTFail("synced without a token")
+            } catch let ConsentFailure.syncSetup(message) {
+                XCTAssertTrue(message.contains("no user is signed in"), message)
+            }
+            // A refused token parks nothing and loses nothing: the next pass delivers.
+            let status = try await consent.syncStatus()
+            XCTAssertEqual(status.pending, 1)
+            XCTAssertEqual(status.parked, 0)
+            let report = try await consent.sync(settings: try server.settings(), tokens: StaticTokens("token-1"))
+            XCTAssertEqual(report.acknowledged, 1)
         #endif
     }
 

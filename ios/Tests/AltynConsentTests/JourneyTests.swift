@@ -64,62 +64,64 @@ final class JourneyTests: XCTestCase {
     }
 
     #if os(macOS) || os(Linux)
-    func testSyncDeliversEveryEventExactlyOnceWithASignedReceipt() async throws {
-        let root = try temporaryDirectory()
-        let server = try ReferenceServer(dataDir: root.appendingPathComponent("server"), tokens: ["token-1": "borrower-1"])
-        defer { server.stop() }
-        let settings = try server.settings()
-        let consent = try await AltynConsentClient.open(
-            directory: root.appendingPathComponent("store"), app: testApp, keys: MemoryKeys(), serverKeys: settings.serverKeys)
-        try await consent.accept(await consent.policy(locale: "ru"), ageConfirmed: true)
-        try await consent.setPermission("camera", granted: true)
-        try await consent.reportOsStatus("camera", .granted)
-        try await consent.setPermission("location_precise", granted: false)
-        try await consent.setPermission("notifications", granted: true)
-        try await consent.reportOsStatus("notifications", .denied)
-        try await consent.withdraw("camera")
-        let events = consent.state.events
-        XCTAssertEqual(events, 7)
+        func testSyncDeliversEveryEventExactlyOnceWithASignedReceipt() async throws {
+            let root = try temporaryDirectory()
+            let server = try ReferenceServer(dataDir: root.appendingPathComponent("server"), tokens: ["token-1": "borrower-1"])
+            defer { server.stop() }
+            let settings = try server.settings()
+            let consent = try await AltynConsentClient.open(
+                directory: root.appendingPathComponent("store"), app: testApp, keys: MemoryKeys(), serverKeys: settings.serverKeys)
+            try await consent.accept(await consent.policy(locale: "ru"), ageConfirmed: true)
+            try await consent.setPermission("camera", granted: true)
+            try await consent.reportOsStatus("camera", .granted)
+            try await consent.setPermission("location_precise", granted: false)
+            try await consent.setPermission("notifications", granted: true)
+            try await consent.reportOsStatus("notifications", .denied)
+            try await consent.withdraw("camera")
+            let events = consent.state.events
+            XCTAssertEqual(events, 7)
 
-        // Every event acknowledged under a verified, signed receipt.
-        let report = try await consent.sync(settings: settings, tokens: StaticTokens("token-1"))
-        XCTAssertEqual(report.acknowledged, events)
-        XCTAssertEqual(report.pending, 0)
-        XCTAssertNil(report.stop)
-        let receipts = try await consent.receipts()
-        XCTAssertEqual(receipts.count, 1)
-        XCTAssertEqual(receipts.first?.headEvents, events)
-        XCTAssertEqual(receipts.first?.headHash, consent.state.headHash)
-        XCTAssertEqual(receipts.first?.acknowledgedSeqs, Array(1...events))
-        XCTAssertFalse(receipts.first?.signature.isEmpty ?? true)
+            // Every event acknowledged under a verified, signed receipt.
+            let report = try await consent.sync(settings: settings, tokens: StaticTokens("token-1"))
+            XCTAssertEqual(report.acknowledged, events)
+            XCTAssertEqual(report.pending, 0)
+            XCTAssertNil(report.stop)
+            let receipts = try await consent.receipts()
+            XCTAssertEqual(receipts.count, 1)
+            XCTAssertEqual(receipts.first?.headEvents, events)
+            XCTAssertEqual(receipts.first?.headHash, consent.state.headHash)
+            XCTAssertEqual(receipts.first?.acknowledgedSeqs, Array(1...events))
+            XCTAssertFalse(receipts.first?.signature.isEmpty ?? true)
 
-        // Exactly once: a second pass sends nothing.
-        let again = try await consent.sync(settings: settings, tokens: StaticTokens("token-1"))
-        XCTAssertEqual(again.sent, 0)
-        XCTAssertEqual(again.acknowledged, 0)
-        let status = try await consent.syncStatus()
-        XCTAssertEqual(status.pending, 0)
-        XCTAssertEqual(status.acknowledged, events)
+            // Exactly once: a second pass sends nothing.
+            let again = try await consent.sync(settings: settings, tokens: StaticTokens("token-1"))
+            XCTAssertEqual(again.sent, 0)
+            XCTAssertEqual(again.acknowledged, 0)
+            let status = try await consent.syncStatus()
+            XCTAssertEqual(status.pending, 0)
+            XCTAssertEqual(status.acknowledged, events)
 
-        // Proof on the app's side: the ledger verifies, the export too.
-        let verified = try await consent.verify()
-        XCTAssertTrue(verified.fileIntegrityOk)
-        XCTAssertEqual(verified.events, events)
-        XCTAssertEqual(verified.receipts, 1)
-        XCTAssertEqual(verified.acknowledged, events)
-        let export = try await consent.export()
-        XCTAssertEqual(try verifyExport(json: export, serverKeys: settings.serverKeys), events)
-        // The export's receipts need the server key to be checked.
-        XCTAssertThrowsError(try verifyExport(json: export, serverKeys: [])) { error in
-            guard case ConsentError.SyncSetup = error else { return XCTFail("\(error)") }
+            // Proof on the app's side: the ledger verifies, the export too.
+            let verified = try await consent.verify()
+            XCTAssertTrue(verified.fileIntegrityOk)
+            XCTAssertEqual(verified.events, events)
+            XCTAssertEqual(verified.receipts, 1)
+            XCTAssertEqual(verified.acknowledged, events)
+            let export = try await consent.export()
+            XCTAssertEqual(try verifyExport(json: export, serverKeys: settings.serverKeys), events)
+            // The export's receipts need the server key to be checked.
+            XCTAssertThrowsError(try verifyExport(json: export, serverKeys: [])) { error in
+                guard case ConsentError.SyncSetup = error else { return XCTFail("\(error)") }
+            }
+            let history = try await consent.history()
+            XCTAssertEqual(
+                history.map(\.kind),
+                [
+                    "policy_accepted", "permission_decided", "os_status_changed", "permission_decided",
+                    "permission_decided", "os_status_changed", "consent_withdrawn",
+                ])
+            let version = coreVersion()
+            XCTAssertTrue(history.allSatisfy { $0.json.contains("\"core_version\":\"\(version)\"") })
         }
-        let history = try await consent.history()
-        XCTAssertEqual(history.map(\.kind), [
-            "policy_accepted", "permission_decided", "os_status_changed", "permission_decided",
-            "permission_decided", "os_status_changed", "consent_withdrawn",
-        ])
-        let version = coreVersion()
-        XCTAssertTrue(history.allSatisfy { $0.json.contains("\"core_version\":\"\(version)\"") })
-    }
     #endif
 }

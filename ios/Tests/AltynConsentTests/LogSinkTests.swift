@@ -32,8 +32,9 @@ final class LogSinkTests: XCTestCase {
             try await consent.linkAccount("borrower-secret-42")
         }
         let all = lines.all
-        XCTAssertTrue(all.contains { $0.hasPrefix("info") && $0.contains("consent event recorded") && $0.contains("kind=policy_accepted") },
-                      "\(all)")
+        XCTAssertTrue(
+            all.contains { $0.hasPrefix("info") && $0.contains("consent event recorded") && $0.contains("kind=policy_accepted") },
+            "\(all)")
         XCTAssertFalse(all.contains { $0.contains("borrower-secret-42") }, "the account id never reaches the log")
     }
 }

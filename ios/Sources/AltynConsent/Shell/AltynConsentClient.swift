@@ -15,7 +15,8 @@ public final class AltynConsentClient: Sendable {
     private let states: StateBroadcast
     private let observerHandle: Int64
 
-    private init(core: ConsentCore) throws {
+    /// The facade over an open core (the tests' replay constructor uses it).
+    init(core: ConsentCore) throws {
         let states = StateBroadcast(initial: try core.state())
         self.core = core
         self.states = states
@@ -34,10 +35,13 @@ public final class AltynConsentClient: Sendable {
     /// `.keyLocked` for a later retry. `serverKeys` are the sync server's
     /// receipt keys, which `verify` checks receipts against.
     public static func open(directory: URL, app: AppInfo, keys: KeyProvider, serverKeys: [String] = []) async throws -> AltynConsentClient {
-        try await offMain {
-            try AltynConsentClient(core: ConsentCore.open(
-                config: OpenConfig(dataDir: directory.path, app: app, serverKeys: serverKeys), keyProvider: keys))
+        let client = try await offMain {
+            try AltynConsentClient(
+                core: ConsentCore.open(
+                    config: OpenConfig(dataDir: directory.path, app: app, serverKeys: serverKeys), keyProvider: keys))
         }
+        excludeFromBackup(directory)
+        return client
     }
 
     /// Recovers a store that `open` reported as missing, damaged or keyless:
@@ -50,17 +54,11 @@ public final class AltynConsentClient: Sendable {
         let config = OpenConfig(dataDir: directory.path, app: app, serverKeys: settings?.serverKeys ?? [])
         do {
             let core = try await ConsentCore.recover(config: config, keyProvider: keys, settings: settings, tokens: tokens)
-            return try AltynConsentClient(core: core)
+            let client = try AltynConsentClient(core: core)
+            excludeFromBackup(directory)
+            return client
         } catch let error as ConsentError {
             throw ConsentFailure(error)
-        }
-    }
-
-    /// FOR GOLDEN-JOURNEY TESTS ONLY: the replay clock and counted ids.
-    public static func openForReplay(directory: URL, app: AppInfo, keys: KeyProvider, startAt: String) async throws -> AltynConsentClient {
-        try await offMain {
-            try AltynConsentClient(core: ConsentCore.openForReplay(
-                config: OpenConfig(dataDir: directory.path, app: app), keyProvider: keys, startAt: startAt))
         }
     }
 
@@ -90,8 +88,9 @@ public final class AltynConsentClient: Sendable {
     @discardableResult
     public func accept(_ shown: PolicyText, ageConfirmed: Bool) async throws -> ConsentState {
         try await offMain {
-            try self.core.acceptPolicy(version: shown.reference.version, hash: shown.reference.hash,
-                                       locale: shown.locale, ageConfirmed: ageConfirmed)
+            try self.core.acceptPolicy(
+                version: shown.reference.version, hash: shown.reference.hash,
+                locale: shown.locale, ageConfirmed: ageConfirmed)
         }
     }
 
@@ -167,6 +166,20 @@ public final class AltynConsentClient: Sendable {
 
 /// Runs blocking core work (one small disk transaction) off the caller's
 /// thread, translating the core's errors.
+/// Keeps the store's folder out of iCloud and device backups: its key is a
+/// this-device-only Keychain item, so a store restored onto a new iPhone
+/// could never be opened (the new device starts clean, or `recover`s from
+/// the server). Set after a successful open, on the folder that now exists;
+/// a failure to set it is logged by the system and does not fail the open.
+private func excludeFromBackup(_ directory: URL) {
+    #if canImport(Darwin)
+        var url = directory
+        var values = URLResourceValues()
+        values.isExcludedFromBackup = true
+        try? url.setResourceValues(values)
+    #endif
+}
+
 private func offMain<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await Task.detached(priority: .userInitiated) {
         do {

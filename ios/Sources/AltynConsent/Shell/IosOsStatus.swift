@@ -18,8 +18,10 @@ public enum IosAuthorization: Equatable, Sendable {
 public enum IosOsStatus {
     /// `fullAccuracy` applies to location: false when the user turned
     /// "Precise Location" off.
-    public static func map(permissionId: String, _ answer: IosAuthorization, fullAccuracy: Bool = true,
-                           hardwarePresent: Bool = true) -> OsStatus {
+    public static func map(
+        permissionId: String, _ answer: IosAuthorization, fullAccuracy: Bool = true,
+        hardwarePresent: Bool = true
+    ) -> OsStatus {
         if !hardwarePresent { return .unavailable }
         switch answer {
         case .notDetermined: return .notDetermined

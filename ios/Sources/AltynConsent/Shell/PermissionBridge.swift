@@ -1,110 +1,111 @@
 // iOS only: these frameworks (and their iOS authorization APIs) exist on
 // iOS; on macOS and Linux the mapping in IosOsStatus stays testable alone.
 #if canImport(UIKit) && canImport(AVFoundation) && canImport(Contacts) && canImport(CoreLocation) && canImport(Photos) && canImport(UserNotifications)
-import AVFoundation
-import Contacts
-import CoreLocation
-import Foundation
-import Photos
-import UserNotifications
+    import AVFoundation
+    import Contacts
+    import CoreLocation
+    import Foundation
+    import Photos
+    import UserNotifications
 
-/// Reads what iOS says about each catalog permission and reports it to the
-/// core, which records changes only. Call `reportAll()` on launch and when
-/// the app returns to the foreground (the user may have changed Settings).
-///
-/// The in-app decision (`setPermission`) always comes first (§2.4): ask the
-/// system only after the user allowed it in the app.
-public final class PermissionBridge: Sendable {
-    private let consent: AltynConsentClient
+    /// Reads what iOS says about each catalog permission and reports it to the
+    /// core, which records changes only. Call `reportAll()` on launch and when
+    /// the app returns to the foreground (the user may have changed Settings).
+    ///
+    /// The in-app decision (`setPermission`) always comes first (§2.4): ask the
+    /// system only after the user allowed it in the app.
+    public final class PermissionBridge: Sendable {
+        private let consent: AltynConsentClient
 
-    public init(consent: AltynConsentClient) {
-        self.consent = consent
-    }
+        public init(consent: AltynConsentClient) {
+            self.consent = consent
+        }
 
-    /// The OS status of one catalog permission, read now.
-    public func osStatus(_ permissionId: String) async -> OsStatus {
-        switch permissionId {
-        case "camera":
-            let present = AVCaptureDevice.default(for: .video) != nil
-            return IosOsStatus.map(permissionId: permissionId, camera(), hardwarePresent: present)
-        case "location_precise", "location_approximate":
-            let manager = CLLocationManager()
-            return IosOsStatus.map(permissionId: permissionId, location(manager.authorizationStatus),
-                                   fullAccuracy: manager.accuracyAuthorization == .fullAccuracy)
-        case "contacts":
-            return IosOsStatus.map(permissionId: permissionId, contacts())
-        case "photos":
-            return IosOsStatus.map(permissionId: permissionId, photos())
-        case "notifications":
-            let settings = await UNUserNotificationCenter.current().notificationSettings()
-            return IosOsStatus.map(permissionId: permissionId, notifications(settings.authorizationStatus))
-        default:
-            return .unavailable
+        /// The OS status of one catalog permission, read now.
+        public func osStatus(_ permissionId: String) async -> OsStatus {
+            switch permissionId {
+            case "camera":
+                let present = AVCaptureDevice.default(for: .video) != nil
+                return IosOsStatus.map(permissionId: permissionId, camera(), hardwarePresent: present)
+            case "location_precise", "location_approximate":
+                let manager = CLLocationManager()
+                return IosOsStatus.map(
+                    permissionId: permissionId, location(manager.authorizationStatus),
+                    fullAccuracy: manager.accuracyAuthorization == .fullAccuracy)
+            case "contacts":
+                return IosOsStatus.map(permissionId: permissionId, contacts())
+            case "photos":
+                return IosOsStatus.map(permissionId: permissionId, photos())
+            case "notifications":
+                let settings = await UNUserNotificationCenter.current().notificationSettings()
+                return IosOsStatus.map(permissionId: permissionId, notifications(settings.authorizationStatus))
+            default:
+                return .unavailable
+            }
+        }
+
+        /// Reports every catalog permission's OS status.
+        public func reportAll(locale: String = "ru") async throws {
+            for info in await consent.permissions(locale: locale) {
+                try await consent.reportOsStatus(info.id, await osStatus(info.id))
+            }
+        }
+
+        private func camera() -> IosAuthorization {
+            switch AVCaptureDevice.authorizationStatus(for: .video) {
+            case .notDetermined: return .notDetermined
+            case .restricted: return .restricted
+            case .denied: return .denied
+            case .authorized: return .authorized
+            @unknown default: return .denied
+            }
+        }
+
+        private func location(_ status: CLAuthorizationStatus) -> IosAuthorization {
+            switch status {
+            case .notDetermined: return .notDetermined
+            case .restricted: return .restricted
+            case .denied: return .denied
+            case .authorizedAlways, .authorizedWhenInUse: return .authorized
+            @unknown default: return .denied
+            }
+        }
+
+        private func contacts() -> IosAuthorization {
+            // Comparisons, not a switch: iOS 18's `.limited` (the user shared
+            // some contacts) exists only from iOS 18 on, and a switch over it
+            // would need it handled or not, depending on the SDK.
+            let status = CNContactStore.authorizationStatus(for: .contacts)
+            if status == .notDetermined { return .notDetermined }
+            if status == .restricted { return .restricted }
+            if status == .denied { return .denied }
+            if status == .authorized { return .authorized }
+            if #available(iOS 18.0, *), status == .limited { return .limited }
+            // A status this SDK does not know: fail closed, as every other
+            // framework here does (never "limited", which would let the core
+            // treat an unknown answer as partial access).
+            return .denied
+        }
+
+        private func photos() -> IosAuthorization {
+            switch PHPhotoLibrary.authorizationStatus(for: .readWrite) {
+            case .notDetermined: return .notDetermined
+            case .restricted: return .restricted
+            case .denied: return .denied
+            case .authorized: return .authorized
+            case .limited: return .limited
+            @unknown default: return .denied
+            }
+        }
+
+        private func notifications(_ status: UNAuthorizationStatus) -> IosAuthorization {
+            switch status {
+            case .notDetermined: return .notDetermined
+            case .denied: return .denied
+            case .authorized: return .authorized
+            case .provisional, .ephemeral: return .provisional
+            @unknown default: return .denied
+            }
         }
     }
-
-    /// Reports every catalog permission's OS status.
-    public func reportAll(locale: String = "ru") async throws {
-        for info in await consent.permissions(locale: locale) {
-            try await consent.reportOsStatus(info.id, await osStatus(info.id))
-        }
-    }
-
-    private func camera() -> IosAuthorization {
-        switch AVCaptureDevice.authorizationStatus(for: .video) {
-        case .notDetermined: return .notDetermined
-        case .restricted: return .restricted
-        case .denied: return .denied
-        case .authorized: return .authorized
-        @unknown default: return .denied
-        }
-    }
-
-    private func location(_ status: CLAuthorizationStatus) -> IosAuthorization {
-        switch status {
-        case .notDetermined: return .notDetermined
-        case .restricted: return .restricted
-        case .denied: return .denied
-        case .authorizedAlways, .authorizedWhenInUse: return .authorized
-        @unknown default: return .denied
-        }
-    }
-
-    private func contacts() -> IosAuthorization {
-        // Comparisons, not a switch: iOS 18's `.limited` (the user shared
-        // some contacts) exists only from iOS 18 on, and a switch over it
-        // would need it handled or not, depending on the SDK.
-        let status = CNContactStore.authorizationStatus(for: .contacts)
-        if status == .notDetermined { return .notDetermined }
-        if status == .restricted { return .restricted }
-        if status == .denied { return .denied }
-        if status == .authorized { return .authorized }
-        if #available(iOS 18.0, *), status == .limited { return .limited }
-        // A status this SDK does not know: fail closed, as every other
-        // framework here does (never "limited", which would let the core
-        // treat an unknown answer as partial access).
-        return .denied
-    }
-
-    private func photos() -> IosAuthorization {
-        switch PHPhotoLibrary.authorizationStatus(for: .readWrite) {
-        case .notDetermined: return .notDetermined
-        case .restricted: return .restricted
-        case .denied: return .denied
-        case .authorized: return .authorized
-        case .limited: return .limited
-        @unknown default: return .denied
-        }
-    }
-
-    private func notifications(_ status: UNAuthorizationStatus) -> IosAuthorization {
-        switch status {
-        case .notDetermined: return .notDetermined
-        case .denied: return .denied
-        case .authorized: return .authorized
-        case .provisional, .ephemeral: return .provisional
-        @unknown default: return .denied
-        }
-    }
-}
 #endif
