@@ -116,9 +116,7 @@ fn a_true_first_start_creates_a_store_and_a_read_before_it_creates_nothing() {
 
 #[test]
 fn a_zero_length_store_is_damaged_and_kept() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
+    let (dir, keys) = common::accepted_and_closed();
     std::fs::write(dir.path().join(DB_FILE), b"").unwrap();
     let message = refused_untouched(dir.path(), keys, ErrorKind::StoreDamaged);
     assert!(
@@ -129,9 +127,7 @@ fn a_zero_length_store_is_damaged_and_kept() {
 
 #[test]
 fn a_store_cut_short_is_damaged_and_kept() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
+    let (dir, keys) = common::accepted_and_closed();
     let db = dir.path().join(DB_FILE);
     let bytes = std::fs::read(&db).unwrap();
     std::fs::write(&db, &bytes[..bytes.len() - 1000]).unwrap();
@@ -141,9 +137,7 @@ fn a_store_cut_short_is_damaged_and_kept() {
 
 #[test]
 fn a_deleted_store_whose_key_check_is_left_is_missing() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
+    let (dir, keys) = common::accepted_and_closed();
     std::fs::remove_file(dir.path().join(DB_FILE)).unwrap();
     let message = refused_untouched(dir.path(), keys, ErrorKind::StoreMissing);
     assert!(
@@ -156,9 +150,7 @@ fn a_deleted_store_whose_key_check_is_left_is_missing() {
 fn an_emptied_folder_is_missing_while_the_keystore_remembers_the_installation() {
     // iOS: an app reinstall removes the files; the Keychain keeps the key
     // and the installation marker. That is a lost ledger, not a first start.
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
+    let (dir, keys) = common::accepted_and_closed();
     for name in [DB_FILE, KEYCHECK_FILE] {
         std::fs::remove_file(dir.path().join(name)).unwrap();
     }
@@ -384,16 +376,10 @@ fn recovery_offline_keeps_the_damaged_files_and_records_the_loss() {
 
 #[test]
 fn recovery_refuses_a_store_from_a_newer_app_and_moves_nothing() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
-    {
-        let store = common::open_store(dir.path(), &keys);
-        store
-            .connection_for_tests()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
-    }
+    let (dir, keys) = common::accepted_and_closed();
+    common::tamper(dir.path(), &keys, |conn| {
+        conn.pragma_update(None, "user_version", 99).unwrap()
+    });
     let before = snapshot(dir.path());
     let err = block_on(ConsentClient::recover(config(dir.path(), keys), None))
         .err()
@@ -453,9 +439,7 @@ fn a_first_start_cut_short_is_finished_not_reported_as_a_loss() {
 
 #[test]
 fn a_recovery_cut_short_is_found_and_recovered_again() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
+    let (dir, keys) = common::accepted_and_closed();
     std::fs::write(dir.path().join(DB_FILE), b"").unwrap();
     let recovered = block_on(ConsentClient::recover(
         config(dir.path(), keys.clone()),
@@ -500,19 +484,14 @@ fn a_garbled_record_is_evidence_and_is_not_recovered_away() {
     // Someone with the key garbles a kept receipt, hoping that the store is
     // taken for damaged and replaced: it is reported as an alteration, and
     // recovery refuses it.
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
-    {
-        let store = common::open_store(dir.path(), &keys);
-        store
-            .connection_for_tests()
-            .execute(
-                "INSERT INTO receipts (received_at, body) VALUES ('2026-12-01T00:00:00.000Z', 'not a receipt')",
-                [],
-            )
-            .unwrap();
-    }
+    let (dir, keys) = common::accepted_and_closed();
+    common::tamper(dir.path(), &keys, |conn| {
+        conn.execute(
+            "INSERT INTO receipts (received_at, body) VALUES ('2026-12-01T00:00:00.000Z', 'not a receipt')",
+            [],
+        )
+        .unwrap()
+    });
     let client = ConsentClient::open_read_only(config(dir.path(), keys.clone())).unwrap();
     let err = client.verify().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::VerificationFailed, "{err}");

@@ -70,9 +70,7 @@ fn the_file_holds_no_plain_text() {
 
 #[test]
 fn the_wrong_key_is_refused_and_nothing_changes() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
+    let (dir, keys) = common::accepted_and_closed();
     let db = dir.path().join(DB_FILE);
     let before = file_digest(&db);
     let other_keys = Arc::new(MemoryKeyProvider::default());
@@ -101,9 +99,7 @@ fn a_key_lost_from_the_keystore_is_told_apart() {
 
 #[test]
 fn a_damaged_file_is_reported_as_corrupt_not_as_a_wrong_key() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
+    let (dir, keys) = common::accepted_and_closed();
     let db = dir.path().join(DB_FILE);
     let mut bytes = std::fs::read(&db).unwrap();
     for b in &mut bytes[100..400] {
@@ -154,16 +150,10 @@ fn files_that_are_not_consent_stores_are_refused() {
 
 #[test]
 fn a_store_from_a_newer_app_is_refused_untouched() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
-    {
-        let store = common::open_store(dir.path(), &keys);
-        store
-            .connection_for_tests()
-            .pragma_update(None, "user_version", 99)
-            .unwrap();
-    }
+    let (dir, keys) = common::accepted_and_closed();
+    common::tamper(dir.path(), &keys, |conn| {
+        conn.pragma_update(None, "user_version", 99).unwrap()
+    });
     let before = file_digest(&dir.path().join(DB_FILE));
     let err = store_error(ConsentClient::open(config(dir.path(), keys.clone())));
     assert!(
@@ -182,17 +172,15 @@ fn a_store_from_a_newer_app_is_refused_untouched() {
 
 #[test]
 fn events_cannot_be_updated_or_deleted_through_sql() {
-    let (dir, keys, client) = fresh();
-    accept(&client);
-    drop(client);
-    let store = common::open_store(dir.path(), &keys);
-    let conn = store.connection_for_tests();
-    let err = conn.execute("DELETE FROM events", []).unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
-    let err = conn
-        .execute("UPDATE events SET body = '{}'", [])
-        .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    let (dir, keys) = common::accepted_and_closed();
+    common::tamper(dir.path(), &keys, |conn| {
+        let err = conn.execute("DELETE FROM events", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let err = conn
+            .execute("UPDATE events SET body = '{}'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+    });
 }
 
 #[test]
@@ -203,17 +191,15 @@ fn editing_one_event_row_makes_verify_name_it() {
     client.set_permission("contacts", true).unwrap();
     let target = client.history().unwrap()[1].clone();
     drop(client);
-    {
-        // An attacker with the key drops the guard and flips the refusal.
-        let store = common::open_store(dir.path(), &keys);
-        let conn = store.connection_for_tests();
+    // An attacker with the key drops the guard and flips the refusal.
+    common::tamper(dir.path(), &keys, |conn| {
         conn.execute_batch("DROP TRIGGER events_are_append_only_update;")
             .unwrap();
         let changed = conn
             .execute("UPDATE events SET body = replace(body, '\"decision\":\"denied\"', '\"decision\":\"granted\"') WHERE seq = 2", [])
             .unwrap();
         assert_eq!(changed, 1);
-    }
+    });
     let client = open(dir.path(), &keys);
     let err = client.verify().unwrap_err();
     let ConsentError::LedgerBroken(broken) = &err else {
@@ -230,14 +216,12 @@ fn removing_the_last_event_is_detected() {
     accept(&client);
     client.set_permission("camera", true).unwrap();
     drop(client);
-    {
-        let store = common::open_store(dir.path(), &keys);
-        let conn = store.connection_for_tests();
+    common::tamper(dir.path(), &keys, |conn| {
         conn.execute_batch(
             "DROP TRIGGER events_are_append_only_delete; DELETE FROM outbox WHERE seq = 2; DELETE FROM events WHERE seq = 2;",
         )
-        .unwrap();
-    }
+        .unwrap()
+    });
     let err = open(dir.path(), &keys).verify().unwrap_err();
     assert!(err.to_string().contains("removed from the end"), "{err}");
 }
@@ -271,13 +255,10 @@ fn a_store_without_a_snapshot_is_folded_from_its_ledger() {
     client.set_permission("photos", true).unwrap();
     let before = client.state().unwrap();
     drop(client);
-    {
-        let store = common::open_store(dir.path(), &keys);
-        store
-            .connection_for_tests()
-            .execute("DELETE FROM meta WHERE key = 'fold_snapshot'", [])
-            .unwrap();
-    }
+    common::tamper(dir.path(), &keys, |conn| {
+        conn.execute("DELETE FROM meta WHERE key = 'fold_snapshot'", [])
+            .unwrap()
+    });
     let client = open(dir.path(), &keys);
     assert_eq!(client.state().unwrap(), before);
     client.verify().unwrap();

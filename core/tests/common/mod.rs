@@ -42,3 +42,22 @@ pub fn open_store(dir: &Path, keys: &Arc<MemoryKeyProvider>) -> altyn_consent_co
     })
     .unwrap()
 }
+
+/// A store whose policy is accepted, closed again: its folder and keys.
+pub fn accepted_and_closed() -> (tempfile::TempDir, Arc<MemoryKeyProvider>) {
+    let (dir, keys, client) = fresh();
+    accept(&client);
+    drop(client);
+    (dir, keys)
+}
+
+/// Runs `tamper` on the raw connection of the closed store, as someone
+/// holding its key would (no client is open meanwhile).
+pub fn tamper<T>(
+    dir: &Path,
+    keys: &Arc<MemoryKeyProvider>,
+    tamper: impl FnOnce(&rusqlite::Connection) -> T,
+) -> T {
+    let store = open_store(dir, keys);
+    tamper(store.connection_for_tests())
+}
