@@ -43,7 +43,7 @@ const MAX_ACCOUNT_ID: usize = 128;
 /// What a shell hands in to open the client: [`ClientConfig::new`], then
 /// set the fields that differ. It will grow (`#[non_exhaustive]`). The
 /// clock and the ids are the system's (UTC time of the decision, UUID v7);
-/// only the golden journey replaces them ([`ClientConfig::replaying`],
+/// only the golden journey replaces them (`ClientConfig::replaying`,
 /// feature `replay`).
 #[derive(Clone)]
 #[non_exhaustive]

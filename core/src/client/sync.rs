@@ -306,7 +306,7 @@ impl ConsentClient {
     /// most recent installation, checked link by link and against the signed
     /// receipts, then the current policy. This device continues that
     /// installation's ledger. Nothing is written if any check fails; a store
-    /// that already holds events is refused ([`ErrorKind::StoreNotEmpty`]).
+    /// that already holds events is refused ([`crate::ErrorKind::StoreNotEmpty`]).
     pub async fn restore_from_server(
         &self,
         config: &SyncConfig,

@@ -1,6 +1,7 @@
 //! Where the database key lives. The core never touches a platform keystore
 //! itself: the shell hands in a [`KeyProvider`] (Android Keystore, iOS
-//! Keychain); the desktop has [`KeyringKeyProvider`] and [`FileKeyProvider`].
+//! Keychain); the desktop has `KeyringKeyProvider` (feature
+//! `desktop-keyring`) and [`FileKeyProvider`].
 
 use std::collections::HashMap;
 use std::io::Write;
