@@ -42,8 +42,13 @@ pub struct Event {
     pub policy: PolicyRef,
     /// The app and device it was made on, as the shell reported them.
     pub context: AppContext,
+    /// What was decided or observed, with its details.
     pub kind: EventKind,
+    /// `hash` of the event before it (seq − 1), or [`GENESIS_HASH`] for
+    /// event 1: the link that makes removing or reordering events visible.
     pub prev_hash: String,
+    /// Lower-case hex SHA-256 over the domain string and the canonical JSON
+    /// of every other field ([`Event::compute_hash`]).
     pub hash: String,
 }
 
@@ -53,13 +58,18 @@ pub struct Event {
 pub struct AppContext {
     /// `android`, `ios` or `desktop`.
     pub platform: String,
+    /// The app's version as the shell reports it, e.g. `2.4.1`.
     pub app_version: String,
+    /// The operating system's version as the shell reports it, e.g.
+    /// `Android 14` or `iOS 17.5`.
     pub os_version: String,
     /// Version of this library.
     pub core_version: String,
 }
 
 impl AppContext {
+    /// A context for `platform` (`android`, `ios` or `desktop`); the core
+    /// fills in its own version.
     pub fn new(platform: &str, app_version: &str, os_version: &str) -> Self {
         AppContext {
             platform: platform.into(),
@@ -70,36 +80,64 @@ impl AppContext {
     }
 }
 
+/// What an event records. Serialised with a `type` tag in snake_case
+/// (`policy_accepted`, ...); the names are part of the hash, so they never
+/// change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventKind {
     /// The policy in `Event::policy` was accepted, with the 18+ attestation
     /// (preamble, §11.1). `locale` is the language of the text shown.
-    PolicyAccepted { locale: String, age_confirmed: bool },
+    PolicyAccepted {
+        /// BCP 47 tag of the text the user read, e.g. `ru`.
+        locale: String,
+        /// The user confirmed being 18 or older. Always `true` in events
+        /// this library records; a forged `false` grants nothing.
+        age_confirmed: bool,
+    },
     /// §10.4: the user objects to the version in `Event::policy`.
-    PolicyObjected { locale: String },
+    PolicyObjected {
+        /// BCP 47 tag of the text the user read.
+        locale: String,
+    },
     /// §10.2: the notice of a new version was shown.
     PolicyNoticeShown {
+        /// BCP 47 tag of the notice's text.
         locale: String,
+        /// The version the user accepted before, when the notice announces
+        /// a newer one (re-consent, §10.3); `None` otherwise.
         previous_version: Option<i32>,
     },
     /// §2.4, §6.1.3: the user allowed or refused a device function for the
     /// listed purposes (clause ids).
     PermissionDecided {
+        /// Catalog id of the permission, e.g. `camera`.
         permission: String,
+        /// Allowed or refused.
         decision: Decision,
+        /// Clause ids of §4.2 the decision covers, as the catalog named
+        /// them at the time (e.g. `["4.2.5"]`).
         purposes: Vec<String>,
     },
     /// §6.1.5: consent withdrawn, for one permission or for everything.
-    ConsentWithdrawn { scope: WithdrawalScope },
+    ConsentWithdrawn {
+        /// One permission, or every consent including the policy's.
+        scope: WithdrawalScope,
+    },
     /// The OS grant changed, as the shell observed it.
     OsStatusChanged {
+        /// Catalog id of the permission.
         permission: String,
+        /// What the OS now says.
         status: OsStatus,
     },
     /// The shell linked the installation to an account; later events carry
     /// the account id as their subject.
-    AccountLinked { account_id: String },
+    AccountLinked {
+        /// The account id the shell handed in: 1 to 128 visible ASCII
+        /// characters.
+        account_id: String,
+    },
     /// The installation's store could not be read (missing, damaged, key
     /// lost) and was recovered: its files were moved aside and kept, and
     /// this ledger goes on from what the server held. The loss itself is
@@ -117,17 +155,25 @@ pub enum EventKind {
     },
 }
 
+/// The user's answer to the in-app question for one permission (§2.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
+    /// The user allowed the device function for the listed purposes.
     Granted,
+    /// The user refused it; the refusal is respected and not asked again.
     Denied,
 }
 
+/// What a withdrawal covers (§6.1.5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WithdrawalScope {
+    /// The consent to one permission, by catalog id; the policy stays
+    /// accepted.
     Permission(String),
+    /// Every consent, the policy's included: the app goes back to the
+    /// policy screen.
     All,
 }
 
@@ -161,23 +207,29 @@ impl Event {
 /// Where time comes from. Injectable so that a recorded journey replays to
 /// the same hashes on every platform.
 pub trait Clock: Send + Sync {
+    /// The current time; events record it in UTC with milliseconds
+    /// ([`format_time`]).
     fn now(&self) -> OffsetDateTime;
 }
 
 /// Where event and install ids come from. Injectable for the same reason.
 pub trait IdSource: Send + Sync {
+    /// The id of a new event: a UUIDv7, so ids sort by creation time.
     fn event_id(&self) -> Uuid;
+    /// The id of a new installation, asked once when a store is created.
     fn install_id(&self) -> Uuid;
 }
 
-pub struct SystemClock;
+/// The system's UTC clock: what every app build uses.
+pub(crate) struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
     }
 }
 
-pub struct RandomIds;
+/// UUIDv7 event ids and UUIDv4 install ids: what every app build uses.
+pub(crate) struct RandomIds;
 impl IdSource for RandomIds {
     fn event_id(&self) -> Uuid {
         Uuid::now_v7()
@@ -190,13 +242,13 @@ impl IdSource for RandomIds {
 /// A clock that starts at a fixed instant and moves one second per reading
 /// (the golden journey; feature `replay`, never in an app).
 #[cfg(feature = "replay")]
-pub struct SteppingClock {
+pub(crate) struct SteppingClock {
     start: OffsetDateTime,
     step: AtomicU64,
 }
 #[cfg(feature = "replay")]
 impl SteppingClock {
-    pub fn new(start: OffsetDateTime) -> Self {
+    pub(crate) fn new(start: OffsetDateTime) -> Self {
         SteppingClock {
             start,
             step: AtomicU64::new(0),
@@ -214,7 +266,7 @@ impl Clock for SteppingClock {
 /// Ids counted up from zero, for reproducible journeys (feature `replay`).
 #[cfg(feature = "replay")]
 #[derive(Default)]
-pub struct CountingIds {
+pub(crate) struct CountingIds {
     next: AtomicU64,
 }
 #[cfg(feature = "replay")]
@@ -251,15 +303,22 @@ pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the ledger is broken at event #{seq} ({id}): {reason}")]
 pub struct ChainBreak {
+    /// Sequence number of the first event that does not check out (for
+    /// events removed from the end, the last one left; 0 if none is).
     pub seq: u64,
+    /// That event's id (UUID), or empty if there is no event.
     pub id: String,
+    /// What is wrong with it, in words (altered, removed, another
+    /// installation's, a bad time).
     pub reason: String,
 }
 
 /// The result of walking a whole chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainReport {
+    /// Events walked, all linked: the ledger's length.
     pub events: u64,
+    /// Hash of the last event, or [`GENESIS_HASH`] for an empty ledger.
     pub head_hash: String,
 }
 
@@ -325,10 +384,14 @@ pub fn verify_chain(
     })
 }
 
+/// The end of a chain: how many events it holds and the last one's hash.
+/// Exports, receipts and `store_recovered` events name a ledger by it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainHead {
+    /// Number of events, which is also the last event's `seq` (0: empty).
     pub events: u64,
+    /// Hash of event `events`, or [`GENESIS_HASH`] if there is none.
     pub hash: String,
 }
 

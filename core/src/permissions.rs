@@ -20,22 +20,31 @@ pub const BUNDLED_CATALOG: &str = include_str!("../permissions/catalog.json");
 /// Text in several languages, keyed by language tag; `ru` is always present.
 pub type LocalizedText = BTreeMap<String, String>;
 
+/// The list of device functions the app may ask for, with what each is
+/// for (§2.4, §6.1.3). Bundled with the app ([`PermissionCatalog::bundled`])
+/// and replaceable by a newer version; its purposes and data categories
+/// must exist in the policy ([`PermissionCatalog::validate_against`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionCatalog {
+    /// Format of this catalog; only [`CATALOG_FORMAT`] is read.
     pub format: u32,
     /// A higher version replaces a lower one.
     pub version: u32,
     /// The policy whose clauses the purposes refer to.
     pub policy_id: String,
+    /// The device functions, in the order screens list them; ids unique.
     pub permissions: Vec<Permission>,
 }
 
+/// One device function of the catalog: what the user is asked, why, and
+/// what the platforms call it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Permission {
     /// Stable id, e.g. `camera`, `location_precise`.
     pub id: String,
+    /// The function's name for the user ("Камера").
     pub title: LocalizedText,
     /// Why the app asks, in the user's words.
     pub rationale: LocalizedText,
@@ -49,10 +58,13 @@ pub struct Permission {
     pub service_works_without: bool,
     /// What refusing changes, shown beside the choice (§2.4: "may be limited").
     pub refusal_effect: LocalizedText,
+    /// What Android calls it.
     pub android: AndroidNames,
+    /// What iOS calls it.
     pub ios: IosNames,
 }
 
+/// A permission's names on Android.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AndroidNames {
@@ -60,6 +72,7 @@ pub struct AndroidNames {
     pub permissions: Vec<String>,
 }
 
+/// A permission's names on iOS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IosNames {
@@ -74,9 +87,13 @@ pub struct IosNames {
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum UserConsent {
+    /// The user has not answered the in-app question yet.
     NeverAsked,
+    /// The user allowed it for the catalog's purposes (§2.4).
     Granted,
+    /// The user refused it; the refusal is respected, not asked again.
     Denied,
+    /// The user allowed it, then withdrew the consent (§6.1.5).
     Withdrawn,
 }
 
@@ -87,6 +104,7 @@ pub enum UserConsent {
 pub enum OsStatus {
     /// The OS has not asked the user yet.
     NotDetermined,
+    /// Granted in full.
     Granted,
     /// Granted in part: iOS limited photo access, reduced location accuracy.
     Limited,
@@ -105,23 +123,69 @@ pub fn may_use(consent: UserConsent, os: OsStatus) -> bool {
     consent == UserConsent::Granted && matches!(os, OsStatus::Granted | OsStatus::Limited)
 }
 
+/// Why a catalog, a permission id or an OS status name was refused. Every
+/// variant is a bad request or bad data (kind `invalid_request`); nothing
+/// was recorded or replaced.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {
+    /// The catalog is larger than [`MAX_CATALOG_BYTES`]: refuse it.
     #[error("permission catalog is {size} bytes; the limit is {limit} bytes")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The catalog's size, in bytes.
+        size: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The bytes are not a catalog's JSON (syntax, a missing or unknown
+    /// field): fix the catalog's source.
     #[error("permission catalog is not valid JSON for format {CATALOG_FORMAT}: {reason}")]
-    Malformed { reason: String },
+    Malformed {
+        /// The JSON parser's message, with line and column.
+        reason: String,
+    },
+    /// The JSON reads but breaks a rule (format, version 0, no or repeated
+    /// permissions, a missing Russian text, a clause or data category the
+    /// policy lacks): fix the catalog.
     #[error("permission catalog is invalid: {reason}")]
-    Invalid { reason: String },
+    Invalid {
+        /// Which rule, and where.
+        reason: String,
+    },
+    /// An update offered a version that is not newer than the current one;
+    /// the current catalog stays.
     #[error("permission catalog version {offered} does not replace version {current}: only a newer version can")]
-    NotNewer { offered: u32, current: u32 },
+    NotNewer {
+        /// The version offered.
+        offered: u32,
+        /// The version in use.
+        current: u32,
+    },
+    /// The caller named a permission the catalog does not have: use one of
+    /// `known`.
     #[error("unknown permission {name:?}; known permissions are: {known}")]
-    UnknownPermission { name: String, known: String },
+    UnknownPermission {
+        /// The id as given.
+        name: String,
+        /// The catalog's ids, comma-separated.
+        known: String,
+    },
+    /// An OS status name did not parse ([`OsStatus`]'s `FromStr`): use one
+    /// of `known`.
     #[error("unknown OS status {given:?}; use one of: {known}")]
-    UnknownOsStatus { given: String, known: String },
+    UnknownOsStatus {
+        /// The name as given.
+        given: String,
+        /// The accepted names, comma-separated (`not_determined`, ...).
+        known: String,
+    },
 }
 
 impl PermissionCatalog {
+    /// Parses and validates a catalog of [`CATALOG_FORMAT`]. Fails with
+    /// [`CatalogError::TooLarge`] above [`MAX_CATALOG_BYTES`],
+    /// [`CatalogError::Malformed`] for JSON that is not a catalog and
+    /// [`CatalogError::Invalid`] for one that breaks a rule (repeated ids,
+    /// a permission without a purpose or a Russian text).
     pub fn parse(bytes: &[u8]) -> Result<Self, CatalogError> {
         if bytes.len() > MAX_CATALOG_BYTES {
             return Err(CatalogError::TooLarge {
@@ -137,6 +201,8 @@ impl PermissionCatalog {
         Ok(catalog)
     }
 
+    /// The catalog shipped with this library ([`BUNDLED_CATALOG`]), for
+    /// the bundled policy.
     pub fn bundled() -> Self {
         Self::parse(BUNDLED_CATALOG.as_bytes())
             .expect("the bundled catalog is valid; a test checks it")
@@ -230,6 +296,8 @@ impl PermissionCatalog {
         Ok(())
     }
 
+    /// The permission with catalog id `id`, or
+    /// [`CatalogError::UnknownPermission`] listing the known ids.
     pub fn get(&self, id: &str) -> Result<&Permission, CatalogError> {
         self.permissions.iter().find(|p| p.id == id).ok_or_else(|| {
             CatalogError::UnknownPermission {
@@ -239,18 +307,23 @@ impl PermissionCatalog {
         })
     }
 
+    /// Every permission id, in catalog order.
     pub fn ids(&self) -> Vec<&str> {
         self.permissions.iter().map(|p| p.id.as_str()).collect()
     }
 }
 
 impl Permission {
+    /// The title in `locale`, falling back as [`localized`] does.
     pub fn title_in(&self, locale: &str) -> &str {
         localized(&self.title, locale)
     }
+    /// The rationale in `locale`, falling back as [`localized`] does.
     pub fn rationale_in(&self, locale: &str) -> &str {
         localized(&self.rationale, locale)
     }
+    /// What refusing changes, in `locale`, falling back as [`localized`]
+    /// does.
     pub fn refusal_effect_in(&self, locale: &str) -> &str {
         localized(&self.refusal_effect, locale)
     }
@@ -275,6 +348,8 @@ const OS_STATUSES: [(OsStatus, &str); 6] = [
 ];
 
 impl OsStatus {
+    /// The snake_case name (`not_determined`, `granted`, ...), as in JSON
+    /// and as `FromStr` reads it.
     pub fn as_str(self) -> &'static str {
         OS_STATUSES
             .iter()
@@ -310,6 +385,8 @@ impl FromStr for OsStatus {
 }
 
 impl UserConsent {
+    /// The snake_case name (`never_asked`, `granted`, `denied`,
+    /// `withdrawn`), as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             UserConsent::NeverAsked => "never_asked",

@@ -19,6 +19,9 @@ use crate::sync::wire::{EventsPage, Receipt};
 pub const EXPORT_FORMAT: &str = "altyn-consent-export/2";
 const EXPORT_FORMAT_V1: &str = "altyn-consent-export/1";
 
+/// How to recompute an event's and a policy's hash and check a receipt's
+/// signature, in words: every export carries it ([`Export::hash_rule`]) so
+/// that it can be checked without this library.
 pub const HASH_RULE: &str = "hash = lowercase hex SHA-256 of the UTF-8 bytes \"altyn-consent/event/v1\\n\" followed by the event as JSON without its \"hash\" member, object keys sorted by their UTF-8 bytes, no whitespace; prev_hash of event 1 is 64 zeros, of event n the hash of event n-1. A policy's hash is the same rule with \"altyn-consent/policy/v1\\n\" over the whole document. A receipt's signature is Ed25519 over the UTF-8 bytes \"altyn-consent/receipt/v1\\n\" followed by its body in the same canonical JSON.";
 
 /// A receipt that does not prove what it should.
@@ -27,14 +30,20 @@ pub const HASH_RULE: &str = "hash = lowercase hex SHA-256 of the UTF-8 bytes \"a
 pub struct ReceiptProblem {
     /// 1-based position among the receipts checked.
     pub index: usize,
+    /// The receipt's server time (UTC, RFC 3339), to find it in a list.
     pub received_at: String,
+    /// Which server key it names (first 16 hex digits of the key's
+    /// SHA-256).
     pub key_id: String,
+    /// What it fails to prove: an unknown key or a bad signature, another
+    /// installation, an event removed or altered, a rewritten chain.
     pub reason: String,
 }
 
 /// What a set of receipts proves.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Coverage {
+    /// Receipts checked, all valid.
     pub receipts: u64,
     /// Distinct events acknowledged by a verified receipt.
     pub acknowledged: u64,
@@ -120,46 +129,78 @@ pub fn check_receipts(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
+    /// [`EXPORT_FORMAT`] (`altyn-consent-export/1` still verifies).
     pub format: String,
+    /// When the export was made: UTC, RFC 3339 with milliseconds.
     pub exported_at: String,
+    /// The installation whose ledger this is.
     pub install_id: String,
+    /// Whose consent it is: the last linked account id, else the install
+    /// id. The verifier checks it against the events.
     pub subject: String,
     /// How to recompute an event hash and check a receipt, in words.
     pub hash_rule: String,
+    /// The ledger's end as the store recorded it apart from the events, so
+    /// events cut from the end are caught.
     pub head: ChainHead,
+    /// Every policy text an event refers to (by hash), in full.
     pub policies: Vec<PolicyDocument>,
+    /// The whole ledger, oldest first.
     pub events: Vec<Event>,
     /// The server's signed receipts over these events, oldest first.
     #[serde(default)]
     pub receipts: Vec<Receipt>,
 }
 
+/// Why an export does not verify ([`verify_export`]). Every variant but
+/// [`ExportError::NoTrustedKey`] means the document was altered, forged,
+/// cut or is not an export: do not rely on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExportError {
+    /// Not an export: not its JSON, an unknown format, events of another
+    /// installation than it names, or a subject its events do not have.
     #[error("not an Altyn Consent export: {0}")]
     Malformed(String),
+    /// The hash chain is broken at the event named (altered, removed,
+    /// reordered, or cut from the end).
     #[error(transparent)]
     Broken(#[from] ChainBreak),
+    /// An event refers to a policy text the export does not include, so
+    /// what the user agreed to cannot be shown.
     #[error("event #{seq} refers to policy {policy_id} v{version} with hash {hash}, and the export holds no such text")]
     MissingPolicy {
+        /// The event's sequence number.
         seq: u64,
+        /// The policy id it names.
         policy_id: String,
+        /// The version it names.
         version: i32,
+        /// The text's hash it names.
         hash: String,
     },
+    /// A receipt does not verify against the given server keys, or does
+    /// not match the events: the ledger was altered after the server
+    /// acknowledged it, or the receipt was forged.
     #[error(transparent)]
     Receipt(#[from] ReceiptProblem),
+    /// The export carries receipts and no server key was given: verify
+    /// again with the server's public key. Nothing is wrong with it yet.
     #[error(
         "the export carries {count} signed receipt(s) and no server key was given to check them: \
          pass the server's public key (CLI: --server-key or --server-data-dir)"
     )]
-    NoTrustedKey { count: usize },
+    NoTrustedKey {
+        /// How many receipts it carries.
+        count: usize,
+    },
 }
 
 /// What an export proves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportReport {
+    /// The chain: its length and last hash, every link checked.
     pub chain: ChainReport,
+    /// What the server's receipts acknowledge of it.
     pub coverage: Coverage,
 }
 
@@ -235,10 +276,14 @@ pub fn verify_export(
 /// each covered by a verified receipt, and those receipts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestorePlan {
+    /// The installation whose ledger is restored (this device continues
+    /// it).
     pub install_id: String,
+    /// Its events in sequence order from #1, the chain checked.
     pub events: Vec<Event>,
     /// Each receipt with the sequence numbers it acknowledges.
     pub receipts: Vec<(Receipt, Vec<u64>)>,
+    /// The end of the restored chain.
     pub head: ChainHead,
 }
 

@@ -9,6 +9,8 @@ use crate::ledger::{Decision, Event, EventKind, WithdrawalScope};
 use crate::permissions::{may_use, OsStatus, PermissionCatalog, UserConsent};
 use crate::policy::PolicyRef;
 
+/// Where the user stands with the policy. Only [`PolicyStatus::Accepted`]
+/// lets the app past the policy screen ([`ConsentState::can_proceed`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 #[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
@@ -17,28 +19,50 @@ pub enum PolicyStatus {
     NeverAccepted,
     /// The current version is accepted.
     Accepted {
+        /// The accepted (and current) version.
         version: i32,
+        /// Hash of the accepted text ([`PolicyRef::hash`]).
         hash: String,
+        /// When it was accepted: UTC, RFC 3339 with milliseconds.
         at: String,
     },
     /// §10.2–10.3: a newer version needs the user's consent or objection.
-    ReconsentRequired { from_version: i32, to_version: i32 },
+    ReconsentRequired {
+        /// The version the user accepted.
+        from_version: i32,
+        /// The current version, waiting for consent.
+        to_version: i32,
+    },
     /// §10.4: the user objected to the current version.
-    Objected { version: i32, at: String },
+    Objected {
+        /// The version objected to (the current one).
+        version: i32,
+        /// When: UTC, RFC 3339 with milliseconds.
+        at: String,
+    },
     /// §6.1.5: the user withdrew every consent.
-    Withdrawn { at: String },
+    Withdrawn {
+        /// When: UTC, RFC 3339 with milliseconds.
+        at: String,
+    },
 }
 
+/// One permission of the catalog as it stands: the user's consent, the OS
+/// grant, and whether the app may use it now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct PermissionState {
+    /// Catalog id, e.g. `camera`.
     pub id: String,
+    /// The user's last decision in the app.
     pub consent: UserConsent,
+    /// What the shell last reported of the OS; `NotDetermined` if never.
     pub os_status: OsStatus,
     /// §2.4: true only with the user's consent AND the OS grant, while the
     /// policy is accepted and the consent covers the current purposes.
     pub may_use: bool,
-    /// When the user last decided, if ever.
+    /// When the user last decided (or withdrew), if ever: UTC, RFC 3339
+    /// with milliseconds.
     pub decided_at: Option<String>,
     /// The purposes the user's consent was given for.
     pub consented_purposes: Vec<String>,
@@ -49,22 +73,33 @@ pub struct PermissionState {
     pub should_ask: bool,
 }
 
+/// Everything the app needs to decide what it may do, derived from the
+/// ledger, the current policy and the catalog (see [`LedgerFold::state`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ConsentState {
+    /// The installation whose ledger this is (a UUID): the store's own, or
+    /// after a restore the restored installation's, which it continues.
     pub install_id: String,
+    /// Whose consent it is: the linked account id, else the install id.
     pub subject: String,
+    /// The policy version in force now (its authoritative Russian text).
     pub current_policy: PolicyRef,
+    /// Where the user stands with the policy.
     pub policy: PolicyStatus,
     /// Whether the app may go past the policy screen.
     pub can_proceed: bool,
+    /// Every permission of the catalog, in catalog order.
     pub permissions: Vec<PermissionState>,
     /// Events in the ledger.
     pub events: i64,
+    /// Hash of the last event, or 64 zeros for an empty ledger.
     pub head_hash: String,
 }
 
 impl ConsentState {
+    /// The state of the permission with catalog id `id`, if the catalog
+    /// has it.
     pub fn permission(&self, id: &str) -> Option<&PermissionState> {
         self.permissions.iter().find(|p| p.id == id)
     }
@@ -96,7 +131,7 @@ struct PermissionFold {
 }
 
 impl LedgerFold {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         LedgerFold {
             head_hash: crate::ledger::GENESIS_HASH.into(),
             ..Default::default()

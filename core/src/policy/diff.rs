@@ -7,21 +7,29 @@ use similar::{ChangeTag, TextDiff};
 
 use super::{Block, PolicyDocument};
 
+/// How one part of the policy changed between two versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum ChangeKind {
+    /// Only the new version has it (`new_text` set).
     Added,
+    /// Only the old version had it (`old_text` set).
     Removed,
+    /// Both have it with different text (both set, and `spans`).
     Changed,
 }
 
+/// What a run of words in a changed clause is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
 pub enum SpanKind {
+    /// In both versions.
     Same,
+    /// Only in the new version.
     Inserted,
+    /// Only in the old version.
     Deleted,
 }
 
@@ -29,28 +37,41 @@ pub enum SpanKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Span {
+    /// Kept, inserted or deleted.
     pub kind: SpanKind,
+    /// The words, with the whitespace between them.
     pub text: String,
 }
 
+/// One part of the policy that differs between the two versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ClauseChange {
     /// Clause id (`"4.2.5"`), a section id for a section's own text or title,
     /// or `"preamble"` / `"title"`.
     pub id: String,
+    /// Added, removed or changed.
     pub kind: ChangeKind,
+    /// The text in the old version (list entries as `• ` lines); `None`
+    /// for an added part.
     pub old_text: Option<String>,
+    /// The text in the new version; `None` for a removed part.
     pub new_text: Option<String>,
     /// Word-level differences, for a changed clause.
     pub spans: Vec<Span>,
 }
 
+/// What changed from one version of the policy to another, for the review
+/// screen of §10.3 (built by [`diff`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct PolicyDiff {
+    /// The version compared from (the one the user accepted).
     pub from_version: i32,
+    /// The version compared to (the one waiting for consent).
     pub to_version: i32,
+    /// Added and changed parts in the new version's order, then removed
+    /// ones in the old version's order. Empty if the texts are the same.
     pub changes: Vec<ClauseChange>,
     /// The changes as text ([`PolicyDiff::to_text`]), for a terminal or a
     /// plain screen.

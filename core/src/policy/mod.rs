@@ -47,9 +47,11 @@ pub struct PolicyDocument {
     pub locale: String,
     /// Date the version takes effect, `YYYY-MM-DD`.
     pub effective_date: String,
+    /// The document's title, not empty.
     pub title: String,
     /// Text before the first section.
     pub preamble: Vec<Block>,
+    /// The numbered sections, in document order; at least one.
     pub sections: Vec<Section>,
 }
 
@@ -58,10 +60,15 @@ pub struct PolicyDocument {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Section {
+    /// The section number, e.g. `"6"`; unique in the document.
     pub id: String,
+    /// The heading, without its number.
     pub title: String,
+    /// Text of the section before its first clause (may be empty when it
+    /// has clauses).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocks: Vec<Block>,
+    /// The numbered clauses; each id starts with the section's (`"6."`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clauses: Vec<Clause>,
 }
@@ -70,15 +77,28 @@ pub struct Section {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Clause {
+    /// The clause number, e.g. `"6.1.5"`: stable across versions, unique
+    /// in the document; consents and diffs refer to it.
     pub id: String,
+    /// The clause's text, at least one block.
     pub blocks: Vec<Block>,
 }
 
+/// A unit of text: a paragraph or a bulleted list. Serialised with a
+/// `type` tag (`paragraph`, `list`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Block {
-    Paragraph { text: String },
-    List { items: Vec<ListItem> },
+    /// One paragraph.
+    Paragraph {
+        /// Its text, not blank; never wrapped (screens wrap).
+        text: String,
+    },
+    /// A bulleted list.
+    List {
+        /// Its entries, at least one, none blank.
+        items: Vec<ListItem>,
+    },
 }
 
 /// A list entry. An entry with a `category` is a category of personal data
@@ -86,16 +106,22 @@ pub enum Block {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListItem {
+    /// Stable id of the data category this entry names, e.g. `iin`;
+    /// unique in the document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// The entry's text.
     pub text: String,
 }
 
 /// A category of personal data the policy names (§2.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DataCategory {
+    /// Stable id, e.g. `selfie_photo`; what the catalog refers to.
     pub id: String,
+    /// The clause whose list names it (`"2.3"`).
     pub clause_id: String,
+    /// The list entry's text, as the policy words it.
     pub text: String,
 }
 
@@ -111,34 +137,82 @@ pub struct PolicyRef {
     pub hash: String,
 }
 
+/// Why a policy document was refused, or a part of it not found. Nothing
+/// was stored; through the client these are kind `invalid_request`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PolicyError {
+    /// The document is larger than [`MAX_POLICY_BYTES`]: refuse it.
     #[error("policy document is {size} bytes; the limit is {limit} bytes")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The document's size, in bytes.
+        size: usize,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The bytes are not a policy document's JSON (syntax, a missing or
+    /// unknown field): fix the document's source.
     #[error("policy document is not valid JSON for format {POLICY_FORMAT}: {reason}")]
-    Malformed { reason: String },
+    Malformed {
+        /// The JSON parser's message, with line and column.
+        reason: String,
+    },
+    /// The document is of a newer format than this build reads: the user
+    /// must update the app.
     #[error(
         "policy document has format {found}; this app reads format {supported}: update the app"
     )]
-    NewerFormat { found: u32, supported: u32 },
+    NewerFormat {
+        /// The document's format.
+        found: u32,
+        /// [`POLICY_FORMAT`].
+        supported: u32,
+    },
+    /// Nothing to show: no content, no title, no sections, or a section,
+    /// clause, paragraph or list without text.
     #[error("policy document is empty: {what}")]
-    Empty { what: String },
+    Empty {
+        /// What is empty, e.g. `clause 6.1.5 has no text`.
+        what: String,
+    },
+    /// Two clauses share an id, so a consent could not say which it means.
     #[error("policy document has clause {id} more than once")]
-    DuplicateClause { id: String },
+    DuplicateClause {
+        /// The repeated clause id.
+        id: String,
+    },
+    /// The document breaks another rule (id, version, locale, date,
+    /// section or clause numbering, a repeated data category).
     #[error("policy document is invalid: {reason}")]
-    Invalid { reason: String },
+    Invalid {
+        /// Which rule, and where.
+        reason: String,
+    },
+    /// A text with the id, version and locale of a stored one but another
+    /// hash. The stored text is kept; the publisher must issue a new
+    /// version number.
     #[error(
         "two different texts claim to be policy {id} version {version} (hashes {existing_hash} and {new_hash}); \
          the stored one is kept: the publisher must issue a new version number"
     )]
     Conflict {
+        /// The policy id.
         id: String,
+        /// The version both texts claim.
         version: i32,
+        /// Hash of the text already stored.
         existing_hash: String,
+        /// Hash of the text offered.
         new_hash: String,
     },
+    /// A section or clause id asked for (e.g. to render it) is not in the
+    /// document: use one of `known`.
     #[error("the policy has no section or clause {id}; sections are {known}")]
-    UnknownSection { id: String, known: String },
+    UnknownSection {
+        /// The id as asked, without a trailing dot.
+        id: String,
+        /// The document's section ids, comma-separated.
+        known: String,
+    },
 }
 
 impl PolicyDocument {
@@ -305,6 +379,7 @@ impl PolicyDocument {
         canonical::domain_hash(HASH_DOMAIN, self).expect("a policy document always serialises")
     }
 
+    /// What a consent to this text names: id, version and [`Self::hash`].
     pub fn reference(&self) -> PolicyRef {
         PolicyRef {
             id: self.id.clone(),
@@ -334,11 +409,13 @@ impl PolicyDocument {
         self.sections.iter().flat_map(|s| s.clauses.iter())
     }
 
+    /// The clause numbered `id` (`"6.1.5"`), if the document has it.
     pub fn clause(&self, id: &str) -> Option<&Clause> {
         self.clauses().find(|c| c.id == id)
     }
 
-    pub fn has_clause(&self, id: &str) -> bool {
+    /// Whether `id` names a section (`"6"`) or a clause (`"6.1.5"`).
+    pub(crate) fn has_clause(&self, id: &str) -> bool {
         self.sections.iter().any(|s| s.id == id) || self.clause(id).is_some()
     }
 

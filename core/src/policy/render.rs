@@ -3,9 +3,13 @@
 
 use super::{Block, Clause, PolicyDocument, PolicyError, Section};
 
+/// The form [`render_document`] and [`render_section`] write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RenderFormat {
+    /// Plain text: headings and clause numbers as text, `•` bullets.
     PlainText,
+    /// Markdown: `#`/`##` headings, bold clause numbers, `-` lists, the
+    /// policy's own characters escaped so it shows as written.
     Markdown,
 }
 

@@ -12,11 +12,14 @@ use super::{Block, Clause, ListItem, PolicyDocument, Section, POLICY_FORMAT};
 /// A correction of an obvious typing error in the seed.
 #[derive(Debug, Clone, Copy)]
 pub struct TextFix {
+    /// The text as the seed has it; a space also matches a line break.
     pub from: &'static str,
+    /// What replaces it.
     pub to: &'static str,
     /// How many times the error occurs in the seed; the import fails if the
     /// seed differs, so a fix can never apply where it was not reviewed.
     pub occurrences: usize,
+    /// Where the error is and what is wrong, for the reviewer.
     pub reason: &'static str,
 }
 
@@ -98,9 +101,13 @@ pub const DROPPED_LINE_PREFIXES: &[&str] = &["mailto:"];
 /// What the text itself does not say.
 #[derive(Debug, Clone)]
 pub struct SeedMeta {
+    /// The document's [`PolicyDocument::id`], e.g. `altyncoin-privacy`.
     pub id: String,
+    /// The document's version, 1 or higher.
     pub version: i32,
+    /// BCP 47 tag of the text, e.g. `ru`.
     pub locale: String,
+    /// Date the version takes effect, `YYYY-MM-DD`.
     pub effective_date: String,
     /// How many leading lines form the title.
     pub title_lines: usize,
@@ -158,21 +165,34 @@ impl SeedMeta {
     }
 }
 
+/// Why the seed text could not be imported. Nothing is written; the seed
+/// or the reviewed fixes must change.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SeedError {
+    /// The seed holds no text (after dropping blank and link lines).
     #[error("the seed text is empty")]
     Empty,
+    /// A fix of [`FIXES`] occurs another number of times than reviewed:
+    /// the seed changed, so the fix must be reviewed again.
     #[error(
         "fix {from:?} → {to:?} was reviewed for {expected} occurrence(s) but the text has {found}"
     )]
     FixMismatch {
+        /// The fix's [`TextFix::from`].
         from: String,
+        /// The fix's [`TextFix::to`].
         to: String,
+        /// [`TextFix::occurrences`]: the count reviewed.
         expected: usize,
+        /// The count in this seed.
         found: usize,
     },
+    /// The lines do not form the expected policy (nothing after the title,
+    /// a clause before any section, a list of personal data missing or of
+    /// another length than the category ids); says where.
     #[error("the seed text is out of order: {0}")]
     Structure(String),
+    /// The built document fails [`PolicyDocument::validate`].
     #[error(transparent)]
     Policy(#[from] super::PolicyError),
 }
