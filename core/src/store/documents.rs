@@ -21,7 +21,8 @@ impl Store {
         Ok(true)
     }
 
-    pub fn policy(
+    /// The stored text of policy `id`, `version`, `locale`, if any.
+    pub(crate) fn policy(
         &self,
         id: &str,
         version: i32,
@@ -66,7 +67,9 @@ impl Store {
         Ok(out)
     }
 
-    pub fn put_catalog(&self, catalog: &PermissionCatalog) -> Result<(), StoreError> {
+    /// Stores a permission catalog; a version already stored is kept as it
+    /// is.
+    pub(crate) fn put_catalog(&self, catalog: &PermissionCatalog) -> Result<(), StoreError> {
         let body = serde_json::to_string(catalog)
             .map_err(|e| StoreError::Internal(format!("a catalog does not serialise: {e}")))?;
         self.conn.execute(

@@ -82,6 +82,8 @@ pub struct FileKeyProvider {
 }
 
 impl FileKeyProvider {
+    /// Keys in `dir` (created with mode 0700 on the first save), one
+    /// `<store id>.key` file each, hex.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileKeyProvider { dir: dir.into() }
     }
@@ -168,8 +170,10 @@ pub struct KeyringKeyProvider {
 
 #[cfg(feature = "desktop-keyring")]
 impl KeyringKeyProvider {
-    pub const SERVICE: &'static str = "kz.altyncoin.consent";
+    const SERVICE: &'static str = "kz.altyncoin.consent";
 
+    /// The keyring's entries of service `kz.altyncoin.consent`, one per
+    /// store id.
     pub fn new() -> Self {
         KeyringKeyProvider {
             service: Self::SERVICE.into(),

@@ -7,10 +7,13 @@ use super::*;
 
 /// The row of one event as stored, before it is trusted.
 #[derive(Debug, Clone)]
-pub struct StoredEvent {
-    pub seq: u64,
-    pub id: String,
-    pub body: String,
+pub(crate) struct StoredEvent {
+    /// The `seq` column.
+    pub(crate) seq: u64,
+    /// The `id` column (the event's UUID as text).
+    pub(crate) id: String,
+    /// The event's canonical JSON, as appended.
+    pub(crate) body: String,
 }
 
 impl Store {
@@ -116,7 +119,7 @@ impl Store {
     }
 
     /// Every event row as stored, in sequence order.
-    pub fn stored_events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+    pub(crate) fn stored_events(&self) -> Result<Vec<StoredEvent>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT seq, id, body FROM events ORDER BY seq")?;
@@ -138,7 +141,8 @@ impl Store {
             .collect()
     }
 
-    pub fn event_count(&self) -> Result<u64, StoreError> {
+    /// How many events the ledger holds.
+    pub(crate) fn event_count(&self) -> Result<u64, StoreError> {
         Ok(self
             .conn
             .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))?
@@ -167,7 +171,7 @@ impl Store {
 
 /// Decodes a stored row. A row whose body does not parse is reported as a
 /// broken ledger by `verify`; here it is an error naming the event.
-pub fn decode_event(row: &StoredEvent) -> Result<Event, StoreError> {
+pub(crate) fn decode_event(row: &StoredEvent) -> Result<Event, StoreError> {
     serde_json::from_str(&row.body).map_err(|e| {
         StoreError::Decode(format!(
             "event #{} ({}) does not decode: {e}",

@@ -237,6 +237,7 @@ fn uri_path(path: &Path) -> String {
 /// A folder of files that recovery moved aside.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Quarantined {
+    /// The folder, `quarantine/<UTC time>-<reason>` in the store's folder.
     pub path: PathBuf,
     /// The files in it and their sizes in bytes.
     pub files: Vec<(String, u64)>,

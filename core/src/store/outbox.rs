@@ -7,7 +7,7 @@ use super::*;
 
 /// Where a queued event stands (the `state` column's two values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutboxState {
+pub(crate) enum OutboxState {
     /// Waiting for the next upload.
     Pending,
     /// Refused by the server with a reason; kept, sent again only after
@@ -17,22 +17,22 @@ pub enum OutboxState {
 
 /// An event waiting to be uploaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboxEntry {
-    pub event_id: String,
-    pub seq: u64,
-    pub state: OutboxState,
-    pub attempts: u32,
-    pub last_error: Option<String>,
+pub(crate) struct OutboxEntry {
+    /// The event's UUID, as text.
+    pub(crate) event_id: String,
+    /// The event's sequence number.
+    pub(crate) seq: u64,
+    /// Pending or parked.
+    pub(crate) state: OutboxState,
+    /// Failed upload attempts so far.
+    pub(crate) attempts: u32,
+    /// The last failure or the server's reason for parking, if any.
+    pub(crate) last_error: Option<String>,
 }
 
 impl Store {
-    /// Events not yet acknowledged by the server, oldest first.
-    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        self.outbox_where("1 = 1", limit)
-    }
-
     /// Every parked event, oldest first (no limit: a status must show them all).
-    pub fn parked(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+    pub(crate) fn parked(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         self.outbox_where("state = 'parked'", usize::MAX)
     }
 
@@ -57,7 +57,8 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+    /// How many events wait in the outbox, pending or parked.
+    pub(crate) fn outbox_len(&self) -> Result<u64, StoreError> {
         Ok(self
             .conn
             .query_row("SELECT count(*) FROM outbox", [], |r| r.get::<_, i64>(0))?
@@ -66,7 +67,7 @@ impl Store {
 
     /// The oldest events waiting for upload (not parked), at most `limit`,
     /// as stored: their canonical JSON goes on the wire as it is.
-    pub fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    pub(crate) fn pending_events(&self, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.seq, e.id, e.body FROM outbox o JOIN events e ON e.seq = o.seq \
              WHERE o.state = 'pending' ORDER BY o.seq LIMIT ?1",
