@@ -34,12 +34,17 @@ pub struct SyncStatus {
     pub receipts: i64,
 }
 
+/// An event the server refused: kept, not sent again until
+/// [`ConsentClient::retry_parked`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ParkedEvent {
     /// The event's number in the ledger.
     pub seq: i64,
+    /// The event's id (UUID).
     pub event_id: String,
+    /// The server's status and reason, e.g. `409 conflict: ...`. The
+    /// events after a refused one carry its reason: they link to it.
     pub reason: String,
 }
 
@@ -50,9 +55,9 @@ const BATCH_SIZE_KEY: &str = "upload_batch_size";
 impl ConsentClient {
     /// One sync pass: uploads what waits, keeps the receipts, fetches the
     /// current policy. Returns what it did and when to run again; never
-    /// drops an event. The [`engine`](crate::sync::engine) decides; the
-    /// configured transport performs each request; this loop applies the
-    /// decisions to the store.
+    /// drops an event. The sync engine decides (its decision table is in
+    /// `sync/engine.rs`); the configured transport performs each request;
+    /// this loop applies the decisions to the store.
     pub async fn sync(&self, config: &SyncConfig) -> Result<SyncReport, ConsentError> {
         if config.server_keys.is_empty() {
             return Err(SyncError::Config(
@@ -210,7 +215,7 @@ impl ConsentClient {
         };
         let request = api.policy(token, &policy_id, FALLBACK_LOCALE, etag.as_deref());
         let refused = |detail: String| StopReason::Policy { detail };
-        match read::<SignedPolicy>(http.send(request).await, SystemTime::now()) {
+        match read::<SignedPolicy>(http.send(request).await) {
             Outcome::NotModified => Ok(None),
             Outcome::Done(signed, new_etag) => {
                 let doc = signed.verify(&config.policy_keys).map_err(|e| {
@@ -227,7 +232,7 @@ impl ConsentClient {
                 }
                 Ok(changed.then_some(version))
             }
-            Outcome::Retry { reason, .. } => Err(StopReason::Unreachable {
+            Outcome::Retry { reason } => Err(StopReason::Unreachable {
                 detail: format!("the policy could not be fetched: {reason}"),
             }),
             Outcome::Insecure(detail) => Err(StopReason::Insecure { detail }),
@@ -410,6 +415,7 @@ impl ConsentClient {
 /// What [`ConsentClient::verify_online`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OnlineVerifyReport {
+    /// What the offline [`ConsentClient::verify`] found first.
     pub local: super::VerifyReport,
     /// The server's receipts for this installation, all checked.
     pub server_receipts: u64,
@@ -436,14 +442,14 @@ async fn fetch_events_page(
     config: &SyncConfig,
 ) -> Result<(crate::sync::wire::EventsPage, String), ConsentError> {
     let mut token = config.token(false).await?;
-    let mut page = read(http.send(api.events(&token)).await, SystemTime::now());
+    let mut page = read(http.send(api.events(&token)).await);
     if matches!(page, Outcome::Unauthorized) {
         token = config.token(true).await?;
-        page = read(http.send(api.events(&token)).await, SystemTime::now());
+        page = read(http.send(api.events(&token)).await);
     }
     let page = match page {
         Outcome::Done(page, _) => page,
-        Outcome::Retry { reason, .. } => return Err(ConsentError::Network(reason)),
+        Outcome::Retry { reason } => return Err(ConsentError::Network(reason)),
         Outcome::Insecure(why) => return Err(ConsentError::Network(why)),
         Outcome::Unauthorized => {
             return Err(ConsentError::ServerRejected(

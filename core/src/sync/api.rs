@@ -3,25 +3,22 @@
 //! an answer to a policy or restore request means. Uploads are judged by the
 //! [`engine`](super::engine).
 
-use std::time::{Duration, SystemTime};
-
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 
-use super::engine::parse_retry_after;
 use super::http::{HttpFailure, HttpRequest, HttpResponse, Method};
 use super::wire::ApiError;
 use super::SyncError;
 
 /// The backend at one base URL.
 #[derive(Debug, Clone)]
-pub struct Api {
+pub(crate) struct Api {
     base: Url,
 }
 
 impl Api {
     /// `https://...`, or `http://` to loopback (development).
-    pub fn new(base_url: &str) -> Result<Self, SyncError> {
+    pub(crate) fn new(base_url: &str) -> Result<Self, SyncError> {
         Ok(Api {
             base: super::http::check_url(base_url)?,
         })
@@ -36,7 +33,7 @@ impl Api {
     }
 
     /// `POST /v1/events`: a batch (the JSON of an `UploadBatch`).
-    pub fn upload(&self, token: &str, body: Vec<u8>) -> HttpRequest {
+    pub(crate) fn upload(&self, token: &str, body: Vec<u8>) -> HttpRequest {
         HttpRequest {
             method: Method::Post,
             url: self.url("v1/events").to_string(),
@@ -49,7 +46,7 @@ impl Api {
     }
 
     /// `GET /v1/policies/{id}?locale=`, conditional on the ETag we hold.
-    pub fn policy(
+    pub(crate) fn policy(
         &self,
         token: &str,
         policy_id: &str,
@@ -71,7 +68,7 @@ impl Api {
     }
 
     /// `GET /v1/events`: the subject's events and receipts (restore).
-    pub fn events(&self, token: &str) -> HttpRequest {
+    pub(crate) fn events(&self, token: &str) -> HttpRequest {
         HttpRequest {
             method: Method::Get,
             url: self.url("v1/events").to_string(),
@@ -83,17 +80,15 @@ impl Api {
 
 /// What an answer to a policy or restore request means.
 #[derive(Debug)]
-pub enum Outcome<T> {
+pub(crate) enum Outcome<T> {
     /// 2xx with the body the API promises, and the ETag if any.
     Done(T, Option<String>),
     /// 304: the copy we have is current.
     NotModified,
     /// 5xx, 408, 429, a timeout, a reset, a truncated or unreadable body:
-    /// try again later (after `retry_after` if the server said so).
-    Retry {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
+    /// try again later (these requests are not retried within a call, so
+    /// `Retry-After` is not read).
+    Retry { reason: String },
     /// 401: the token was refused.
     Unauthorized,
     /// Any other 4xx: this request can never succeed as it is.
@@ -103,19 +98,11 @@ pub enum Outcome<T> {
 }
 
 /// Reads an answer as `T`.
-pub fn read<T: DeserializeOwned>(
-    answer: Result<HttpResponse, HttpFailure>,
-    now: SystemTime,
-) -> Outcome<T> {
+pub(crate) fn read<T: DeserializeOwned>(answer: Result<HttpResponse, HttpFailure>) -> Outcome<T> {
     let response = match answer {
         Ok(response) => response,
         Err(HttpFailure::Insecure(why)) => return Outcome::Insecure(why),
-        Err(HttpFailure::Network(reason)) => {
-            return Outcome::Retry {
-                reason,
-                retry_after: None,
-            }
-        }
+        Err(HttpFailure::Network(reason)) => return Outcome::Retry { reason },
     };
     let status = response.status;
     match status {
@@ -123,16 +110,12 @@ pub fn read<T: DeserializeOwned>(
             Ok(value) => Outcome::Done(value, response.header("etag").map(str::to_string)),
             Err(e) => Outcome::Retry {
                 reason: format!("the server's answer is not what the API promises: {e}"),
-                retry_after: None,
             },
         },
         304 => Outcome::NotModified,
         401 => Outcome::Unauthorized,
         408 | 429 | 500..=599 => Outcome::Retry {
             reason: format!("the server answered {status}"),
-            retry_after: response
-                .header("retry-after")
-                .and_then(|v| parse_retry_after(v, now)),
         },
         code => Outcome::Rejected {
             status: code,
@@ -181,33 +164,32 @@ mod tests {
 
     #[test]
     fn answers_are_read_by_status_class() {
-        let now = SystemTime::UNIX_EPOCH;
         let page = r#"{"events":[],"receipts":[]}"#;
         assert!(
-            matches!(read::<EventsPage>(answer(200, &[("ETag", "x")], page), now), Outcome::Done(_, Some(e)) if e == "x")
+            matches!(read::<EventsPage>(answer(200, &[("ETag", "x")], page)), Outcome::Done(_, Some(e)) if e == "x")
         );
         assert!(matches!(
-            read::<EventsPage>(answer(200, &[], &page[..10]), now),
+            read::<EventsPage>(answer(200, &[], &page[..10])),
             Outcome::Retry { .. }
         ));
         assert!(matches!(
-            read::<EventsPage>(answer(304, &[], ""), now),
+            read::<EventsPage>(answer(304, &[], "")),
             Outcome::NotModified
         ));
         assert!(matches!(
-            read::<EventsPage>(answer(401, &[], ""), now),
+            read::<EventsPage>(answer(401, &[], "")),
             Outcome::Unauthorized
         ));
         assert!(matches!(
-            read::<EventsPage>(answer(503, &[("retry-after", "4")], ""), now),
-            Outcome::Retry { retry_after: Some(d), .. } if d == Duration::from_secs(4)
+            read::<EventsPage>(answer(503, &[("retry-after", "4")], "")),
+            Outcome::Retry { reason } if reason.contains("503")
         ));
         assert!(matches!(
-            read::<EventsPage>(answer(403, &[], "nope"), now),
+            read::<EventsPage>(answer(403, &[], "nope")),
             Outcome::Rejected { status: 403, .. }
         ));
         assert!(matches!(
-            read::<EventsPage>(Err(HttpFailure::Insecure("pin".into())), now),
+            read::<EventsPage>(Err(HttpFailure::Insecure("pin".into()))),
             Outcome::Insecure(_)
         ));
     }

@@ -34,34 +34,34 @@ use crate::error::ErrorKind;
 
 /// What the engine needs of the sync configuration.
 #[derive(Debug, Clone)]
-pub struct EngineConfig {
-    pub batch_size: usize,
-    pub max_attempts: usize,
-    pub max_wait: Duration,
-    pub min_backoff: Duration,
+pub(crate) struct EngineConfig {
+    pub(crate) batch_size: usize,
+    pub(crate) max_attempts: usize,
+    pub(crate) max_wait: Duration,
+    pub(crate) min_backoff: Duration,
 }
 
 /// What a receipt must say of one uploaded event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expected {
-    pub id: Uuid,
-    pub seq: u64,
-    pub hash: String,
+pub(crate) struct Expected {
+    pub(crate) id: Uuid,
+    pub(crate) seq: u64,
+    pub(crate) hash: String,
 }
 
 /// One batch as sent: its events, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Batch {
-    pub install_id: String,
-    pub events: Vec<Expected>,
+pub(crate) struct Batch {
+    pub(crate) install_id: String,
+    pub(crate) events: Vec<Expected>,
 }
 
 impl Batch {
-    pub fn first_seq(&self) -> u64 {
+    pub(crate) fn first_seq(&self) -> u64 {
         self.events.first().map(|e| e.seq).unwrap_or(0)
     }
 
-    pub fn seqs(&self) -> Vec<u64> {
+    pub(crate) fn seqs(&self) -> Vec<u64> {
         self.events.iter().map(|e| e.seq).collect()
     }
 }
@@ -73,18 +73,34 @@ impl Batch {
 pub enum StopReason {
     /// The server could not be reached, or stayed busy (5xx, 429,
     /// timeouts) through the attempts of this pass. Nothing is lost.
-    Unreachable { detail: String },
+    Unreachable {
+        /// The last failure, e.g. `the server answered 503`.
+        detail: String,
+    },
     /// The token was refused, also a fresh one: the user must sign in again.
     Unauthorized,
     /// The server refused events (a 4xx that cannot succeed as it is): they
     /// are parked with the reason, never dropped.
-    Parked { detail: String },
+    Parked {
+        /// The server's status and reason, e.g. `409 conflict: ...`.
+        detail: String,
+    },
     /// The server's answers did not prove the upload (a receipt refused).
-    BadReceipt { detail: String },
+    BadReceipt {
+        /// What the receipt failed to prove.
+        detail: String,
+    },
     /// TLS refused the server (certificate, pin): nothing was sent.
-    Insecure { detail: String },
+    Insecure {
+        /// TLS's reason.
+        detail: String,
+    },
     /// The new policy could not be fetched or was refused; the current one stays.
-    Policy { detail: String },
+    Policy {
+        /// Why (an unknown or bad signature, a conflicting text, the
+        /// server's refusal).
+        detail: String,
+    },
     /// The pass's deadline came (a background task about to expire).
     Deadline,
 }
@@ -129,7 +145,7 @@ impl std::fmt::Display for StopReason {
 
 /// What to do after an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// The receipt proves the batch: keep it, take the events out of the outbox.
     Acknowledged(Box<Receipt>),
     /// Send the same events again after `delay`.
@@ -146,7 +162,7 @@ pub enum Decision {
 }
 
 /// The engine of one pass.
-pub struct UploadEngine {
+pub(crate) struct UploadEngine {
     config: EngineConfig,
     batch_size: usize,
     refreshed: bool,
@@ -173,7 +189,11 @@ fn backoff(config: &EngineConfig) -> Box<dyn Iterator<Item = Duration> + Send> {
 impl UploadEngine {
     /// `batch_size` is where the pass starts (a size cut down by 413 in an
     /// earlier pass is remembered by the caller and handed in here).
-    pub fn new(config: EngineConfig, batch_size: usize, deadline: Option<SystemTime>) -> Self {
+    pub(crate) fn new(
+        config: EngineConfig,
+        batch_size: usize,
+        deadline: Option<SystemTime>,
+    ) -> Self {
         let backoff = backoff(&config);
         UploadEngine {
             batch_size: batch_size.clamp(1, config.batch_size.max(1)),
@@ -187,19 +207,19 @@ impl UploadEngine {
     }
 
     /// How many events to send next.
-    pub fn batch_size(&self) -> usize {
+    pub(crate) fn batch_size(&self) -> usize {
         self.batch_size
     }
 
     /// Whether the pass may start another request at `now`.
-    pub fn may_send(&self, now: SystemTime) -> bool {
+    pub(crate) fn may_send(&self, now: SystemTime) -> bool {
         self.deadline.is_none_or(|d| now < d)
     }
 
     /// What the answer to `batch` means. `trusted` are the server keys;
     /// `hash_at(seq)` gives this ledger's hash of event `seq`, to check the
     /// chain head the receipt names.
-    pub fn decide(
+    pub(crate) fn decide(
         &mut self,
         batch: &Batch,
         answer: Result<HttpResponse, HttpFailure>,
@@ -320,13 +340,13 @@ impl UploadEngine {
 
     /// When to run the next pass while events still wait: the wait the
     /// last stopped retry asked for, else the first backoff step.
-    pub fn next_pass_in(&self) -> Duration {
+    pub(crate) fn next_pass_in(&self) -> Duration {
         self.next_pass.unwrap_or(self.config.min_backoff)
     }
 }
 
 /// `Retry-After` as seconds or as an HTTP date (RFC 9110 §10.2.3).
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -339,7 +359,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// this installation, it names every event of the batch with its hash, and
 /// the chain head it names is a link of this ledger (the rule `verify`
 /// applies to kept receipts, see `proof::check_receipts`).
-pub fn check_receipt(
+pub(crate) fn check_receipt(
     receipt: &Receipt,
     batch: &Batch,
     trusted: &[VerifyingKey],

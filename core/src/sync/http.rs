@@ -1,5 +1,5 @@
 //! One HTTP request at a time, behind a trait: the sync engine decides,
-//! an [`HttpTransport`] performs. The default is [`ReqwestTransport`]:
+//! an [`HttpTransport`] performs. The default is `ReqwestTransport`:
 //! reqwest over rustls with the ring provider, the bundled web PKI roots
 //! plus an optional development CA, optional SPKI pinning, and `http://`
 //! only to loopback. An app may hand in its own HTTP stack instead (OkHttp,
@@ -24,27 +24,36 @@ use super::{SyncConfig, SyncError};
 /// GET or POST: all the API needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// `GET`: no body.
     Get,
+    /// `POST`: a JSON body.
     Post,
 }
 
 /// One request, built by the core (see `sync::api`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
+    /// GET or POST.
     pub method: Method,
     /// The whole URL, query included.
     pub url: String,
     /// Header names in lower case. The token travels here
     /// (`authorization`): never log a request.
     pub headers: Vec<(String, String)>,
+    /// The body's bytes (JSON for a POST); empty for a GET.
     pub body: Vec<u8>,
 }
 
 /// The server's answer, whatever its status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
+    /// The HTTP status code, e.g. 200, 304, 413, 503.
     pub status: u16,
+    /// The headers as received, names in any case ([`HttpResponse::header`]
+    /// looks them up case-insensitively).
     pub headers: Vec<(String, String)>,
+    /// The whole body. A body cut off is an [`HttpFailure::Network`], not
+    /// a response.
     pub body: Vec<u8>,
 }
 
@@ -90,16 +99,20 @@ pub enum HttpFailure {
 /// engine decides) and must not log the request (it carries the token).
 #[async_trait::async_trait]
 pub trait HttpTransport: Send + Sync {
+    /// Sends `request` and returns the complete answer, whatever its
+    /// status; [`HttpFailure`] only when there is no complete answer.
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpFailure>;
 }
 
 /// The default transport: reqwest over rustls.
-pub struct ReqwestTransport {
+pub(crate) struct ReqwestTransport {
     http: reqwest::Client,
 }
 
 impl ReqwestTransport {
-    pub fn new(config: &SyncConfig) -> Result<Self, SyncError> {
+    /// A client for `config`: its URL checked, the web PKI roots plus the
+    /// extra CA, the SPKI pins, the request timeout.
+    pub(crate) fn new(config: &SyncConfig) -> Result<Self, SyncError> {
         check_url(&config.base_url)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
@@ -185,7 +198,7 @@ impl HttpTransport for ReqwestTransport {
 }
 
 /// `https://`, or `http://` to a loopback address (development only).
-pub fn check_url(base: &str) -> Result<Url, SyncError> {
+pub(crate) fn check_url(base: &str) -> Result<Url, SyncError> {
     let url = Url::parse(base)
         .map_err(|e| SyncError::Config(format!("server URL {base:?} is not a URL: {e}")))?;
     match url.scheme() {

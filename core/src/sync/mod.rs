@@ -1,13 +1,14 @@
 //! Sync with the backend: the outbox goes up in batches, exactly once; signed
 //! receipts come back and are kept as the proof; new policy versions come
 //! down, signed. Shaped as Mozilla Glean's upload manager is: the
-//! [`engine`] decides what to send next and what each answer means (its
-//! decision table is documented and tested there, with no I/O); an
-//! [`http::HttpTransport`] performs one request; [`api`] builds the
-//! requests; [`wire`] is what travels. `client::sync` runs the loop.
+//! engine (`sync/engine.rs`, internal) decides what to send next and what
+//! each answer means (its decision table is documented and tested there,
+//! with no I/O); an [`http::HttpTransport`] performs one request; the API
+//! module (`sync/api.rs`, internal) builds the requests; [`wire`] is what
+//! travels. `client::sync` runs the loop.
 
-pub mod api;
-pub mod engine;
+pub(crate) mod api;
+pub(crate) mod engine;
 pub mod http;
 pub mod wire;
 
@@ -18,7 +19,8 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 pub use engine::StopReason;
-pub use http::{spki_pin, HttpTransport, ReqwestTransport};
+use http::ReqwestTransport;
+pub use http::{spki_pin, HttpTransport};
 
 /// Supplies the access token. The shell implements it (the app's login),
 /// and may take its time: a refresh is usually a network call of its own.
@@ -40,7 +42,10 @@ pub enum TokenError {
     /// The token could not be had now (the login service unreachable, a
     /// locked keystore): nothing is lost; try again later (kind `Network`).
     #[error("the access token could not be had now: {reason}")]
-    Unavailable { reason: String },
+    Unavailable {
+        /// Why, in words (never the token).
+        reason: String,
+    },
 }
 
 /// A fixed token, for development and tests.
@@ -72,7 +77,9 @@ pub struct SyncConfig {
     pub extra_ca_pem: Option<String>,
     /// If not empty, the server's key must match one of these SPKI pins.
     pub spki_pins: Vec<String>,
+    /// Where the access token comes from (the app's login).
     pub token_provider: Arc<dyn TokenProvider>,
+    /// How long one request may take, connecting included.
     pub request_timeout: Duration,
     /// Events per upload request.
     pub batch_size: usize,
@@ -95,6 +102,10 @@ pub struct SyncConfig {
 }
 
 impl SyncConfig {
+    /// A configuration for `base_url` with no trusted keys, no pins, and
+    /// these defaults: 20 s per request, 500 events per batch, 4 attempts,
+    /// waits of 0.5 s (doubling) up to 30 s, no deadline, the default
+    /// transport. Add the server and policy keys before syncing.
     pub fn new(base_url: impl Into<String>, token_provider: Arc<dyn TokenProvider>) -> Self {
         SyncConfig {
             base_url: base_url.into(),
@@ -238,10 +249,16 @@ impl SyncReport {
     }
 }
 
+/// Why a sync could not start or go on. Through the client: kind
+/// `sync_setup`, except [`TokenError::Unavailable`] (kind `network`).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// The configuration is wrong (what: the URL, a key, the CA, a pin, the
+    /// TLS or HTTP client setup). Fix it; nothing was sent.
     #[error("sync is not configured correctly: {0}")]
     Config(String),
+    /// The token provider gave no token: sign in, or try again later.
+    /// Nothing was lost.
     #[error(transparent)]
     Token(TokenError),
 }

@@ -14,6 +14,7 @@ use crate::canonical;
 use crate::ledger::{ChainHead, Event};
 use crate::policy::PolicyDocument;
 
+/// The [`ReceiptBody::format`] of receipts of this version.
 pub const RECEIPT_FORMAT: &str = "altyn-consent-receipt/1";
 const RECEIPT_DOMAIN: &[u8] = b"altyn-consent/receipt/v1\n";
 const POLICY_SIGNATURE_DOMAIN: &[u8] = b"altyn-consent/policy-signature/v1\n";
@@ -22,7 +23,9 @@ const POLICY_SIGNATURE_DOMAIN: &[u8] = b"altyn-consent/policy-signature/v1\n";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadBatch {
+    /// The installation whose ledger the events continue.
     pub install_id: String,
+    /// Consecutive events of its ledger, oldest first, as recorded.
     pub events: Vec<Event>,
 }
 
@@ -52,8 +55,11 @@ impl UploadBatch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AckedEvent {
+    /// The event's id.
     pub id: Uuid,
+    /// Its sequence number in the installation's ledger.
     pub seq: u64,
+    /// Its hash, as the server holds it: the app's event must have the same.
     pub hash: String,
 }
 
@@ -62,14 +68,19 @@ pub struct AckedEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptBody {
+    /// [`RECEIPT_FORMAT`].
     pub format: String,
     /// Which server key signed (first 16 hex digits of its SHA-256).
     pub key_id: String,
+    /// Whose consents these are: the subject the access token names.
     pub subject: String,
+    /// The installation whose events are acknowledged.
     pub install_id: String,
-    /// Server time of the acknowledgement.
+    /// Server time of the acknowledgement: UTC, RFC 3339 with milliseconds.
     pub received_at: String,
+    /// The events of this upload the server now holds.
     pub acknowledged: Vec<AckedEvent>,
+    /// The end of the server's copy of the chain after this upload.
     pub head: ChainHead,
 }
 
@@ -77,6 +88,7 @@ pub struct ReceiptBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Receipt {
+    /// What the server attests.
     pub body: ReceiptBody,
     /// Base64 Ed25519 signature over the domain string and the canonical body.
     pub signature: String,
@@ -86,7 +98,9 @@ pub struct Receipt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedPolicy {
+    /// The policy text.
     pub policy: PolicyDocument,
+    /// Which policy key signed ([`key_id`] of the publisher's key).
     pub key_id: String,
     /// Base64 Ed25519 signature over the domain string and the canonical policy.
     pub signature: String,
@@ -96,7 +110,10 @@ pub struct SignedPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsPage {
+    /// The subject's events, of every installation it has had, each
+    /// installation's in sequence order.
     pub events: Vec<Event>,
+    /// The server's signed receipts over them, oldest first.
     pub receipts: Vec<Receipt>,
 }
 
@@ -107,20 +124,37 @@ pub struct ApiError {
     /// A stable code: `broken_chain`, `conflict`, `too_large`, `bad_request`,
     /// `unauthorized`, `forbidden`, `not_found`, `rate_limited`, `internal`.
     pub error: String,
+    /// What went wrong, in words, for a log (no personal data).
     pub message: String,
     /// The event the error is about, if it is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// That event's sequence number, if the error is about one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
 }
 
+/// Why a signature or a public key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// The document names a key that is not among the trusted ones: refuse
+    /// it (or configure the right key).
     #[error("the {what} is not signed by a trusted key (key id {key_id})")]
-    UnknownKey { what: &'static str, key_id: String },
+    UnknownKey {
+        /// `receipt` or `policy`.
+        what: &'static str,
+        /// The key id it names.
+        key_id: String,
+    },
+    /// The signature is not valid base64 Ed25519, or does not match the
+    /// content: it was altered or forged. Refuse it.
     #[error("the {what}'s signature does not verify: it was altered or forged")]
-    Invalid { what: &'static str },
+    Invalid {
+        /// `receipt` or `policy`.
+        what: &'static str,
+    },
+    /// A public key given as text is not 64 hex digits of a valid Ed25519
+    /// key (the message says which): fix the key given.
     #[error("{0}")]
     BadKey(String),
 }
@@ -177,6 +211,8 @@ fn verify(
 }
 
 impl Receipt {
+    /// Signs `body` with the server's key (what the server does on each
+    /// upload; also for tests).
     pub fn sign(key: &SigningKey, body: ReceiptBody) -> Receipt {
         let signature = key.sign(&signed_bytes(RECEIPT_DOMAIN, &body));
         Receipt {
@@ -198,6 +234,7 @@ impl Receipt {
 }
 
 impl SignedPolicy {
+    /// Signs `policy` with the publisher's key.
     pub fn sign(key: &SigningKey, policy: PolicyDocument) -> SignedPolicy {
         let signature = key.sign(&signed_bytes(POLICY_SIGNATURE_DOMAIN, &policy));
         SignedPolicy {
