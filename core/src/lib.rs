@@ -5,6 +5,8 @@
 //! [`proof`], [`client`]; [`error`] names the kinds of failure.
 //! Imports flow one way: a module only uses the modules listed before it.
 
+#![deny(missing_docs)]
+
 pub mod canonical;
 pub mod client;
 pub mod error;

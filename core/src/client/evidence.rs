@@ -9,6 +9,8 @@ use super::*;
 pub struct VerifyReport {
     /// Events in the ledger, all chained.
     pub events: i64,
+    /// Hash of the last event (64 zeros for an empty ledger): the value to
+    /// compare with a receipt's or an export's chain head.
     pub head_hash: String,
     /// Signed receipts checked against the trusted keys and the ledger.
     pub receipts: i64,

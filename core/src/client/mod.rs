@@ -58,6 +58,8 @@ pub struct ClientConfig {
     pub(crate) ids: Arc<dyn IdSource>,
     /// Policy texts shipped with the app, for the first start offline (§10.6).
     pub bundled_policies: Vec<PolicyDocument>,
+    /// The permission catalog shipped with the app; a newer stored one
+    /// (from [`ConsentClient::update_catalog`]) wins.
     pub bundled_catalog: PermissionCatalog,
     /// The server keys whose receipts `verify` trusts (built into the app,
     /// like the sync configuration's). Empty: a store with receipts cannot
@@ -70,6 +72,9 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// A configuration for the store in `data_dir`, with the bundled policy
+    /// and catalog of this library, no trusted server keys, and the
+    /// default installation marker.
     pub fn new(
         data_dir: impl Into<PathBuf>,
         context: AppContext,
@@ -99,6 +104,11 @@ impl ClientConfig {
     }
 }
 
+/// The consent API. Open one per store and share it between the screens
+/// of a shell (it is `Send + Sync`; calls are serialised inside). Each
+/// decision is checked against the rules, recorded as one ledger event,
+/// and answered with the new [`ConsentState`]; a refused one records
+/// nothing and says why in a [`ConsentError`] of one [`ErrorKind`].
 pub struct ConsentClient {
     inner: Mutex<Inner>,
     observers: Observers,
@@ -315,10 +325,15 @@ impl ConsentClient {
             .collect()
     }
 
+    /// The permission catalog in force (the newer of the bundled and the
+    /// stored one).
     pub fn catalog(&self) -> PermissionCatalog {
         self.lock().catalog.clone()
     }
 
+    /// The consent state now, for the policy screen and every permission
+    /// switch. Re-reads the ledger first if another connection appended.
+    /// Fails only when the store cannot be read ([`ConsentError::Store`]).
     pub fn state(&self) -> Result<ConsentState, ConsentError> {
         self.lock_fresh()?.state()
     }

@@ -10,6 +10,8 @@ use super::*;
 /// update. Called on the thread that made the change, after the client's
 /// lock is released: an observer may call the client again.
 pub trait StateObserver: Send + Sync {
+    /// The state after the change. Keep it short: it runs on the thread
+    /// that made the change.
     fn state_changed(&self, state: &ConsentState);
 }
 

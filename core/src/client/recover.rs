@@ -36,7 +36,11 @@ pub struct RecoveryReport {
 
 /// A recovered store, open, and the account of what happened.
 pub struct Recovered {
+    /// The client of the new store, open for reading and writing; its
+    /// ledger starts with (or continues, after restore, with) the
+    /// `store_recovered` event.
     pub client: ConsentClient,
+    /// What was lost, kept and restored.
     pub report: RecoveryReport,
 }
 
