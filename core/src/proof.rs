@@ -207,6 +207,35 @@ pub struct ExportReport {
 /// Checks an export: format, every policy's hash, the whole chain up to the
 /// stated head, that every event's policy is included, and every receipt
 /// against the trusted server keys and the events.
+///
+/// ```rust
+/// use std::sync::Arc;
+///
+/// use altyn_consent_core::proof::{verify_export, ExportError};
+/// use altyn_consent_core::store::MemoryKeyProvider;
+/// use altyn_consent_core::{AppContext, ClientConfig, ConsentClient};
+///
+/// let dir = tempfile::tempdir()?;
+/// let client = ConsentClient::open(ClientConfig::new(
+///     dir.path(),
+///     AppContext::new("desktop", "1.0.0", "linux"),
+///     Arc::new(MemoryKeyProvider::default()),
+/// ))?;
+/// let policy = client.policy("ru");
+/// client.accept_policy(policy.version, &policy.hash(), "ru", true)?;
+/// let export = client.export()?;
+///
+/// // Never synced, so no receipts: no server key is needed.
+/// let report = verify_export(export.as_bytes(), &[])?;
+/// assert_eq!(report.chain.events, 1);
+/// assert_eq!(report.coverage.receipts, 0);
+///
+/// // An edited event no longer matches its hash.
+/// let forged = export.replacen("\"age_confirmed\": true", "\"age_confirmed\": false", 1);
+/// let err = verify_export(forged.as_bytes(), &[]).unwrap_err();
+/// assert!(matches!(err, ExportError::Broken(ref b) if b.seq == 1), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn verify_export(
     bytes: &[u8],
     server_keys: &[VerifyingKey],

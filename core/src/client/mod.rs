@@ -109,6 +109,42 @@ impl ClientConfig {
 /// decision is checked against the rules, recorded as one ledger event,
 /// and answered with the new [`ConsentState`]; a refused one records
 /// nothing and says why in a [`ConsentError`] of one [`ErrorKind`].
+///
+/// ```rust
+/// use std::sync::Arc;
+///
+/// use altyn_consent_core::store::MemoryKeyProvider;
+/// use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ErrorKind, UserConsent};
+///
+/// let dir = tempfile::tempdir()?;
+/// let config = ClientConfig::new(
+///     dir.path(),
+///     AppContext::new("desktop", "1.0.0", "linux"),
+///     Arc::new(MemoryKeyProvider::default()),
+/// );
+/// // A first start: the store is created, the bundled policy brought in.
+/// let client = ConsentClient::open(config)?;
+/// assert!(!client.state()?.can_proceed);
+///
+/// // The user read the Russian text and confirmed being 18 or older.
+/// let policy = client.policy("ru");
+/// let refused = client.accept_policy(policy.version, &policy.hash(), &policy.locale, false);
+/// assert_eq!(refused.unwrap_err().kind(), ErrorKind::AgeNotConfirmed);
+/// let state = client.accept_policy(policy.version, &policy.hash(), &policy.locale, true)?;
+/// assert!(state.can_proceed);
+///
+/// // §2.4: the camera, allowed in the app; the OS has not granted it yet.
+/// client.set_permission("camera", true)?;
+/// let state = client.state()?;
+/// let camera = state.permission("camera").expect("in the bundled catalog");
+/// assert_eq!(camera.consent, UserConsent::Granted);
+/// assert!(!camera.may_use);
+///
+/// // Two events, chained; nothing uploaded yet.
+/// let report = client.verify()?;
+/// assert_eq!((report.events, report.waiting), (2, 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ConsentClient {
     inner: Mutex<Inner>,
     observers: Observers,

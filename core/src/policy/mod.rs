@@ -218,6 +218,24 @@ pub enum PolicyError {
 impl PolicyDocument {
     /// Parses and validates a document. Rejects oversized, malformed, newer
     /// format, empty and duplicate-clause documents with a precise error.
+    ///
+    /// ```rust
+    /// use altyn_consent_core::policy::{PolicyDocument, PolicyError, BUNDLED_POLICY_RU};
+    ///
+    /// let doc = PolicyDocument::parse(BUNDLED_POLICY_RU.as_bytes())?;
+    /// assert_eq!((doc.id.as_str(), doc.version), ("altyncoin-privacy", 1));
+    ///
+    /// // Cut short: the JSON parser's message says where.
+    /// let err = PolicyDocument::parse(br#"{"format": 1, "id": "altyncoin-privacy""#).unwrap_err();
+    /// assert!(matches!(err, PolicyError::Malformed { .. }));
+    /// assert!(err.to_string().contains("EOF while parsing"), "{err}");
+    ///
+    /// // A newer format asks for an app update instead of naming a field.
+    /// let err = PolicyDocument::parse(br#"{"format": 2}"#).unwrap_err();
+    /// assert_eq!(err, PolicyError::NewerFormat { found: 2, supported: 1 });
+    /// assert!(err.to_string().ends_with("update the app"));
+    /// # Ok::<(), PolicyError>(())
+    /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self, PolicyError> {
         if bytes.len() > MAX_POLICY_BYTES {
             return Err(PolicyError::TooLarge {
