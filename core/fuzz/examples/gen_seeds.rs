@@ -258,13 +258,15 @@ fn journey(
     policy: &PolicyDocument,
     long: bool,
 ) -> (Vec<Event>, String) {
-    let mut config = ClientConfig::new(
+    let config = ClientConfig::new(
         dir,
         AppContext::new("desktop", "1.0.0", "fuzz-seeds"),
         Arc::new(MemoryKeyProvider::default()),
+    )
+    .with_clock_and_ids(
+        Arc::new(SteppingClock::default()),
+        Arc::new(CountingIds::default()),
     );
-    config.clock = Arc::new(SteppingClock::default());
-    config.ids = Arc::new(CountingIds::default());
     let client = ConsentClient::open(config).expect("a fresh store opens");
     client
         .accept_policy(policy.version, &policy.hash(), &policy.locale, true)

@@ -102,6 +102,16 @@ impl ClientConfig {
         self.ids = Arc::new(ledger::CountingIds::default());
         self
     }
+
+    /// FOR REPLAYS AND SEED GENERATORS ONLY (feature `replay`, never in an
+    /// app): the caller's own clock and id source, e.g. the fuzz corpus
+    /// generator's fixed ones.
+    #[cfg(feature = "replay")]
+    pub fn with_clock_and_ids(mut self, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+        self.clock = clock;
+        self.ids = ids;
+        self
+    }
 }
 
 /// The consent API. Open one per store and share it between the screens
