@@ -95,6 +95,15 @@ pub struct ConsentState {
     pub events: i64,
     /// Hash of the last event, or 64 zeros for an empty ledger.
     pub head_hash: String,
+    /// Which change of this client the state is after: it grows with every
+    /// change (a decision, a new policy or catalog, a restore). Observers are
+    /// told on the thread that made the change, so two changes made at once
+    /// may be told out of order: a shell keeps the state with the highest
+    /// revision and drops an older one. Revisions of one client only are
+    /// comparable (another process or device counts its own); not part of
+    /// the state's JSON.
+    #[serde(skip)]
+    pub revision: i64,
 }
 
 impl ConsentState {
@@ -281,6 +290,7 @@ impl LedgerFold {
             permissions,
             events: self.seq as i64,
             head_hash: self.head_hash.clone(),
+            revision: 0,
         }
     }
 }

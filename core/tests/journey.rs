@@ -9,6 +9,31 @@ use altyn_consent_core::{ConsentClient, ConsentError, OsStatus, PolicyStatus, Us
 use common::{accept, fresh, open};
 
 #[test]
+fn the_revision_grows_with_every_change_and_only_then() {
+    let (_dir, _keys, client) = fresh();
+    let start = client.state().unwrap().revision;
+    assert_eq!(
+        client.state().unwrap().revision,
+        start,
+        "a read changes nothing"
+    );
+    let accepted = accept(&client);
+    assert!(accepted.revision > start);
+    let granted = client.set_permission("camera", true).unwrap();
+    assert!(granted.revision > accepted.revision);
+    let reported = client
+        .report_os_status("camera", OsStatus::Granted)
+        .unwrap();
+    assert!(reported.revision > granted.revision);
+    // The same OS status again records nothing, and the revision stays.
+    let again = client
+        .report_os_status("camera", OsStatus::Granted)
+        .unwrap();
+    assert_eq!(again.revision, reported.revision);
+    assert_eq!(client.state().unwrap(), again);
+}
+
+#[test]
 fn borrower_accepts_then_grants_and_withdraws_camera() {
     let (_dir, _keys, client) = fresh();
     let state = client.state().unwrap();
@@ -371,7 +396,10 @@ fn state_survives_reopening() {
     let before = client.state().unwrap();
     drop(client);
     let client = open(dir.path(), &keys);
-    assert_eq!(client.state().unwrap(), before);
+    assert_eq!(
+        common::consent_of(client.state().unwrap()),
+        common::consent_of(before)
+    );
     client.verify().unwrap();
 }
 

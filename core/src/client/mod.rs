@@ -423,7 +423,9 @@ impl Inner {
     fn state(&mut self) -> Result<ConsentState, ConsentError> {
         if self.cached_state.is_none() {
             let current = self.authoritative_ref();
-            self.cached_state = Some(self.fold.state(&self.install_id, &current, &self.catalog));
+            let mut state = self.fold.state(&self.install_id, &current, &self.catalog);
+            state.revision = self.changes as i64;
+            self.cached_state = Some(state);
         }
         Ok(self.cached_state.clone().expect("filled above"))
     }

@@ -43,6 +43,15 @@ pub fn open_store(dir: &Path, keys: &Arc<MemoryKeyProvider>) -> altyn_consent_co
     .unwrap()
 }
 
+/// The state without its revision, which counts the changes one client has
+/// seen: for comparing the states of two clients.
+pub fn consent_of(state: ConsentState) -> ConsentState {
+    ConsentState {
+        revision: 0,
+        ..state
+    }
+}
+
 /// A store whose policy is accepted, closed again: its folder and keys.
 pub fn accepted_and_closed() -> (tempfile::TempDir, Arc<MemoryKeyProvider>) {
     let (dir, keys, client) = fresh();

@@ -17,14 +17,30 @@ public final class AltynConsentClient: Sendable {
 
     /// The facade over an open core (the tests' replay constructor uses it).
     init(core: ConsentCore) throws {
-        let states = StateBroadcast(initial: try core.state())
+        // The observer first, then the state: a change made in between
+        // reaches the broadcast either way, and the higher revision wins.
+        let states = StateBroadcast()
+        let handle = core.addObserver(observer: states)
+        do {
+            states.offer(try core.state())
+        } catch {
+            _ = core.removeObserver(handle: handle)
+            throw error
+        }
         self.core = core
         self.states = states
-        self.observerHandle = core.addObserver(observer: states)
+        self.observerHandle = handle
     }
 
     deinit {
+        close()
+    }
+
+    /// Stops the state updates: every `stateUpdates()` stream finishes.
+    /// Other calls still work. Called on deinit.
+    public func close() {
         _ = core.removeObserver(handle: observerHandle)
+        states.finish()
     }
 
     /// Opens the encrypted store in `directory` (use a folder in
@@ -194,46 +210,71 @@ private func offMainNonThrowing<T: Sendable>(_ work: @escaping @Sendable () -> T
     await Task.detached(priority: .userInitiated) { work() }.value
 }
 
-/// Keeps the latest state and hands it to every open stream.
+/// Keeps the latest state and hands it to every open stream, in revision
+/// order: the core tells observers on the thread that made each change, so
+/// two changes made at once can arrive out of order; an older revision than
+/// the one delivered is dropped, and yields happen under the lock, so no
+/// stream ever ends on a stale state.
 ///
 /// `@unchecked Sendable`: the core calls `onStateChanged` from its own
 /// threads while streams open and close on others; every read and write of
-/// `latest` and `continuations` happens with `lock` held, and the
-/// continuations themselves are Sendable (yielded to outside the lock).
+/// `latest`, `finished` and `continuations` happens with `lock` held
+/// (`yield` and `finish` do not block, so calling them under it is safe).
 final class StateBroadcast: StateObserver, @unchecked Sendable {
     private let lock = NSLock()
-    private var latest: ConsentState
+    private var latest: ConsentState?
+    private var finished = false
     private var continuations: [UUID: AsyncStream<ConsentState>.Continuation] = [:]
 
-    init(initial: ConsentState) { latest = initial }
-
+    /// The latest state (set by the first `offer`, before the client is used).
     var current: ConsentState {
-        lock.lock(); defer { lock.unlock() }
-        return latest
+        lock.lock()
+        defer { lock.unlock() }
+        return latest!
     }
 
-    func onStateChanged(state: ConsentState) {
+    func onStateChanged(state: ConsentState) { offer(state) }
+
+    /// Takes `state` if it is newer than the one delivered; tells every stream.
+    func offer(_ state: ConsentState) {
         lock.lock()
+        defer { lock.unlock() }
+        if let latest, latest.revision >= state.revision { return }
         latest = state
+        for continuation in continuations.values { continuation.yield(state) }
+    }
+
+    /// Ends every stream, and any opened later.
+    func finish() {
+        lock.lock()
+        finished = true
         let targets = Array(continuations.values)
+        continuations = [:]
         lock.unlock()
-        for continuation in targets { continuation.yield(state) }
+        // Outside the lock: finishing runs each stream's onTermination.
+        for continuation in targets { continuation.finish() }
     }
 
     func stream() -> AsyncStream<ConsentState> {
         AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let id = UUID()
+            // Set before the lock: it may run at once, and it takes the lock.
+            continuation.onTermination = { [weak self] _ in self?.remove(id) }
             lock.lock()
-            continuations[id] = continuation
-            let now = latest
-            lock.unlock()
-            continuation.yield(now)
-            continuation.onTermination = { [weak self] _ in
-                guard let self else { return }
-                self.lock.lock()
-                self.continuations[id] = nil
-                self.lock.unlock()
+            if finished {
+                lock.unlock()
+                continuation.finish()
+                return
             }
+            continuations[id] = continuation
+            if let now = latest { continuation.yield(now) }
+            lock.unlock()
         }
+    }
+
+    private func remove(_ id: UUID) {
+        lock.lock()
+        continuations[id] = nil
+        lock.unlock()
     }
 }

@@ -184,13 +184,19 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
  * Forwards the core's notifications to the flow, once the flow exists. A
  * notification that comes before [start] holds a change that the state read
  * in [start] already contains; one that comes during [start] waits for it.
+ * The core tells observers on the thread that made each change, so two
+ * changes made at once can arrive out of order: a state whose revision is
+ * not newer than the flow's is dropped, so the flow never ends on a stale one.
  */
-private class StateRelay : StateObserver {
+internal class StateRelay : StateObserver {
     private val lock = Any()
     private var flow: MutableStateFlow<ConsentState>? = null
 
     override fun onStateChanged(state: ConsentState) {
-        synchronized(lock) { flow?.value = state }
+        synchronized(lock) {
+            val current = flow ?: return
+            if (state.revision > current.value.revision) current.value = state
+        }
     }
 
     fun start(read: () -> ConsentState): MutableStateFlow<ConsentState> = synchronized(lock) { MutableStateFlow(read()).also { flow = it } }

@@ -8,6 +8,7 @@ import kz.altyncoin.consent.OpenConfig
 import kz.altyncoin.consent.StateObserver
 import kz.altyncoin.consent.core.ConsentState
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import java.io.File
@@ -39,6 +40,24 @@ class StateFlowTest {
             // And later changes still arrive.
             consent.setPermission("contacts", granted = false)
             assertEquals(3L, consent.state.value.events)
+        }
+    }
+
+    @Test
+    fun `an older state told after a newer one never replaces it`() = runBlocking {
+        AltynConsent.open(File(tmp, "store"), testApp, MemoryKeys()).use { consent ->
+            val first = consent.state.value
+            val accepted = consent.accept(consent.policy("ru"), ageConfirmed = true)
+            assertTrue(accepted.revision > first.revision, "a change raises the revision")
+            assertEquals(accepted, consent.state.value)
+            // Two changes told out of order (two threads): the older is dropped.
+            val relay = StateRelay()
+            val flow = relay.start { accepted }
+            relay.onStateChanged(first)
+            assertEquals(accepted, flow.value)
+            val newer = accepted.copy(revision = accepted.revision + 1)
+            relay.onStateChanged(newer)
+            assertEquals(newer, flow.value)
         }
     }
 }
