@@ -100,7 +100,15 @@ impl core::sync::HttpTransport for AppHttp {
         };
         match self.0.send(request).await {
             Ok(r) => Ok(core::sync::http::HttpResponse {
-                status: r.status,
+                status: u16::try_from(r.status)
+                    .ok()
+                    .filter(|s| (100..=599).contains(s))
+                    .ok_or_else(|| {
+                        HttpFailure::Network(format!(
+                            "the app's HTTP client reported status {}, which is no HTTP status",
+                            r.status
+                        ))
+                    })?,
                 headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
                 body: r.body,
             }),

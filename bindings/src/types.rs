@@ -50,10 +50,11 @@ pub struct HttpHeader {
     pub value: String,
 }
 
-/// The server's answer, whatever its status.
+/// The server's answer, whatever its status (an `Int`: Kotlin and Swift
+/// hold HTTP statuses as such; one outside 100–599 counts as no answer).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct HttpResponse {
-    pub status: u16,
+    pub status: i32,
     pub headers: Vec<HttpHeader>,
     pub body: Vec<u8>,
 }

@@ -36,6 +36,8 @@ struct AppClient {
     requests: AtomicUsize,
     /// When set, every request fails as a dropped connection would.
     offline: bool,
+    /// When set, every answer claims status 0 (a broken app stack).
+    bogus_status: bool,
 }
 
 #[async_trait::async_trait]
@@ -45,6 +47,13 @@ impl HttpClient for AppClient {
         if self.offline {
             return Err(HttpError::Network {
                 reason: "no route to host".into(),
+            });
+        }
+        if self.bogus_status {
+            return Ok(HttpResponse {
+                status: 0,
+                headers: Vec::new(),
+                body: Vec::new(),
             });
         }
         let mut builder = match request.method.as_str() {
@@ -58,7 +67,7 @@ impl HttpClient for AppClient {
         let response = builder.send().await.map_err(|e| HttpError::Network {
             reason: e.to_string(),
         })?;
-        let status = response.status().as_u16();
+        let status = i32::from(response.status().as_u16());
         let headers = response
             .headers()
             .iter()
@@ -100,6 +109,7 @@ async fn an_apps_own_http_stack_syncs_exactly_once() {
             .unwrap(),
         requests: AtomicUsize::new(0),
         offline: false,
+        bogus_status: false,
     });
     let receipt_key = hex::encode(server.receipt_key.as_bytes());
     let mut settings = SyncSettings::new(server.base_url.clone());
@@ -152,9 +162,29 @@ async fn an_apps_own_http_stack_syncs_exactly_once() {
         http: reqwest::Client::new(),
         requests: AtomicUsize::new(0),
         offline: true,
+        bogus_status: false,
     });
     let mut fast = settings;
     fast.max_attempts = 1;
+    // An app stack that answers with no HTTP status is no answer: the pass
+    // stops as unreachable, naming it, and nothing is lost.
+    let broken = Arc::new(AppClient {
+        http: reqwest::Client::new(),
+        requests: AtomicUsize::new(0),
+        offline: false,
+        bogus_status: true,
+    });
+    let report = core
+        .sync_with_client(fast.clone(), Arc::new(Tokens), broken)
+        .await
+        .unwrap();
+    match &report.stop {
+        Some(StopReason::Unreachable { detail }) => {
+            assert!(detail.contains("no HTTP status"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(report.pending, 1);
     let report = core
         .sync_with_client(fast, Arc::new(Tokens), offline.clone())
         .await
