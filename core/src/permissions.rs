@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::policy::{select_locale, PolicyDocument};
 
 /// The catalog format this build reads.
-pub const CATALOG_FORMAT: u32 = 1;
+pub const CATALOG_FORMAT: u32 = 2;
 /// Largest catalog accepted, in bytes (the bundled one is about 6 KB).
 pub const MAX_CATALOG_BYTES: usize = 256 * 1024;
 /// The bundled catalog.
@@ -27,7 +27,9 @@ pub type LocalizedText = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionCatalog {
-    /// Format of this catalog; only [`CATALOG_FORMAT`] is read.
+    /// Format of this catalog: [`CATALOG_FORMAT`], or 1 (before app-store
+    /// rules; still read, as stores keep such catalogs); a newer one is
+    /// refused with "update the app".
     pub format: u32,
     /// A higher version replaces a lower one.
     pub version: u32,
@@ -62,6 +64,34 @@ pub struct Permission {
     pub android: AndroidNames,
     /// What iOS calls it.
     pub ios: IosNames,
+    /// What app stores allow (format 2; absent in format 1, where nothing
+    /// is known and nothing is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_policy: Option<StorePolicy>,
+}
+
+/// What app stores' published policies allow an app of our kind (a
+/// personal-loan app) to request. The shells refuse to request what a
+/// store forbids unless the app overrides that deliberately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorePolicy {
+    /// Whether Google Play's Financial Services policy lets a personal-loan
+    /// app request it (it forbids contacts, photos and media, and precise
+    /// location, among others).
+    pub google_play_personal_loans: bool,
+    /// The rule in words, for developers (English): what the store says.
+    pub note: String,
+}
+
+impl Permission {
+    /// Whether Google Play lets a personal-loan app request it; true when
+    /// the catalog does not say (format 1).
+    pub fn google_play_allows_for_lending(&self) -> bool {
+        self.store_policy
+            .as_ref()
+            .is_none_or(|s| s.google_play_personal_loans)
+    }
 }
 
 /// A permission's names on Android.
@@ -210,11 +240,19 @@ impl PermissionCatalog {
 
     fn validate(&self) -> Result<(), CatalogError> {
         let invalid = |reason: String| Err(CatalogError::Invalid { reason });
-        if self.format != CATALOG_FORMAT {
+        if !(1..=CATALOG_FORMAT).contains(&self.format) {
             return invalid(format!(
-                "format {} is not supported (expected {CATALOG_FORMAT}): update the app",
+                "format {} is not supported (expected 1 to {CATALOG_FORMAT}): update the app",
                 self.format
             ));
+        }
+        if self.format >= 2 {
+            if let Some(p) = self.permissions.iter().find(|p| p.store_policy.is_none()) {
+                return invalid(format!(
+                    "permission {} has no store_policy, which format 2 requires",
+                    p.id
+                ));
+            }
         }
         if self.version == 0 {
             return invalid("version must be 1 or higher".into());
@@ -408,6 +446,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn google_plays_lending_rules_are_in_the_catalog() {
+        let catalog = PermissionCatalog::bundled();
+        assert_eq!(catalog.format, CATALOG_FORMAT);
+        let forbidden: Vec<&str> = catalog
+            .permissions
+            .iter()
+            .filter(|p| !p.google_play_allows_for_lending())
+            .map(|p| p.id.as_str())
+            .collect();
+        // Financial Services policy: no contacts, photos/media or precise
+        // location for personal-loan apps.
+        assert_eq!(forbidden, ["location_precise", "contacts", "photos"]);
+        for p in &catalog.permissions {
+            let rule = p.store_policy.as_ref().expect("format 2 says it");
+            assert!(!rule.note.trim().is_empty(), "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn a_format_1_catalog_still_reads_and_a_format_2_one_must_state_the_store_rules() {
+        let mut old: serde_json::Value = serde_json::from_str(BUNDLED_CATALOG).unwrap();
+        old["format"] = 1.into();
+        for p in old["permissions"].as_array_mut().unwrap() {
+            p.as_object_mut().unwrap().remove("store_policy");
+        }
+        let read = PermissionCatalog::parse(old.to_string().as_bytes()).unwrap();
+        assert!(read
+            .permissions
+            .iter()
+            .all(|p| p.google_play_allows_for_lending()));
+
+        let mut silent = old.clone();
+        silent["format"] = 2.into();
+        let err = PermissionCatalog::parse(silent.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("no store_policy"), "{err}");
+
+        let mut newer = old;
+        newer["format"] = (CATALOG_FORMAT + 1).into();
+        let err = PermissionCatalog::parse(newer.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("update the app"), "{err}");
+    }
+
+    #[test]
     fn bundled_catalog_refers_only_to_clauses_of_the_bundled_policy() {
         let catalog = PermissionCatalog::bundled();
         catalog
@@ -499,8 +580,8 @@ mod tests {
         assert_eq!(
             current.check_replaces(&newer),
             Err(CatalogError::NotNewer {
-                offered: 1,
-                current: 2
+                offered: current.version,
+                current: current.version + 1
             })
         );
         assert!(current.check_replaces(&current).is_err());

@@ -97,6 +97,14 @@ pub struct PermissionInfo {
     pub ios_usage_keys: Vec<String>,
     /// The iOS framework that asks (`AVFoundation`, `CoreLocation`, ...).
     pub ios_api: String,
+    /// Whether Google Play lets a personal-loan app request it (its
+    /// Financial Services policy forbids contacts, photos and media, and
+    /// precise location). The Android shell does not request one it
+    /// forbids unless the app overrides that deliberately.
+    pub google_play_allows_for_lending: bool,
+    /// The store's rule in words, for developers (English), if the catalog
+    /// states it.
+    pub store_note: Option<String>,
 }
 
 impl PermissionInfo {
@@ -114,6 +122,8 @@ impl PermissionInfo {
             android_permissions: p.android.permissions.clone(),
             ios_usage_keys: p.ios.usage_keys.clone(),
             ios_api: p.ios.api.clone(),
+            google_play_allows_for_lending: p.google_play_allows_for_lending(),
+            store_note: p.store_policy.as_ref().map(|s| s.note.clone()),
         }
     }
 }

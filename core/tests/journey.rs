@@ -366,7 +366,7 @@ fn a_catalog_that_changes_purposes_asks_again() {
         .report_os_status("location_precise", OsStatus::Granted)
         .unwrap();
     let mut catalog = client.catalog();
-    catalog.version = 2;
+    catalog.version += 1;
     catalog
         .permissions
         .iter_mut()

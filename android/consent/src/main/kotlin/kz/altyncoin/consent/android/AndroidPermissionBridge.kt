@@ -5,6 +5,7 @@ import android.app.NotificationManager
 import android.content.Context
 import android.content.pm.PackageManager
 import android.os.Build
+import android.util.Log
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import kz.altyncoin.consent.core.OsStatus
@@ -41,8 +42,19 @@ import java.util.Properties
  * ACCESS_COARSE_LOCATION: the app's manifest must declare both. The in-app
  * decision (`consent.setPermission`) always comes first (§2.4): ask the
  * system only for permissions whose state says `mayUse` would follow.
+ *
+ * Google Play's Financial Services policy forbids personal-loan apps to
+ * access contacts, photos and media, and precise location; the catalog says
+ * which entries it forbids (`PermissionInfo.googlePlayAllowsForLending`).
+ * The bridge does not request those ([request] returns false) unless the
+ * app sets [allowStoreRestricted] deliberately (e.g. a build for another
+ * store). Reading their status still works.
  */
-public class AndroidPermissionBridge(context: Context, private val consent: AltynConsent) {
+public class AndroidPermissionBridge(
+    context: Context,
+    private val consent: AltynConsent,
+    private val allowStoreRestricted: Boolean = false,
+) {
     private val app = context.applicationContext
     private val marks = RequestMarks(File(app.noBackupFilesDir, "altyn-consent-permission-requests.properties"))
     private val reporting = Mutex()
@@ -51,13 +63,21 @@ public class AndroidPermissionBridge(context: Context, private val consent: Alty
     public fun manifestPermissions(info: PermissionInfo): Array<String> =
         AndroidOsStatus.requestPermissions(info.id, info.androidPermissions, Build.VERSION.SDK_INT).toTypedArray()
 
+    /** Whether this bridge may request [info]: not what Google Play forbids a lending app, unless overridden. */
+    public fun mayRequest(info: PermissionInfo): Boolean = info.googlePlayAllowsForLending || allowStoreRestricted
+
     /**
      * Call just before `requestPermissions` (done for you by [request]):
      * remembers that the permissions were asked for and whether Android
      * offered a rationale for each, which tells "don't ask again" from a
-     * dismissed dialog afterwards. Returns [manifestPermissions].
+     * dismissed dialog afterwards. Returns [manifestPermissions], or nothing
+     * when the bridge may not request [info] ([mayRequest]).
      */
     public fun beforeRequest(activity: Activity, info: PermissionInfo): Array<String> {
+        if (!mayRequest(info)) {
+            Log.w("AltynConsent", "not requesting ${info.id}: Google Play forbids it for personal-loan apps (${info.storeNote})")
+            return emptyArray()
+        }
         val permissions = manifestPermissions(info)
         if (permissions.isNotEmpty()) {
             marks.recordRequest(permissions.associateWith { activity.shouldShowRequestPermissionRationale(it) })
@@ -69,7 +89,8 @@ public class AndroidPermissionBridge(context: Context, private val consent: Alty
      * Shows the system dialog for [info]; the answer comes to the activity's
      * `onRequestPermissionsResult` with [requestCode]: pass it to
      * [onRequestPermissionsResult]. False when there is nothing to ask on this
-     * API level (notifications before Android 13: open the settings instead).
+     * API level (notifications before Android 13: open the settings instead),
+     * or when Google Play forbids it for a lending app ([mayRequest]).
      */
     public fun request(activity: Activity, info: PermissionInfo, requestCode: Int): Boolean {
         val permissions = beforeRequest(activity, info)

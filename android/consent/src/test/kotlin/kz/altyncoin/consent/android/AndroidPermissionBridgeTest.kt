@@ -18,6 +18,7 @@ import org.junit.After
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
 import org.junit.Before
 import org.junit.Rule
@@ -68,7 +69,9 @@ class AndroidPermissionBridgeTest {
         consent.accept(consent.policy("ru"), ageConfirmed = true)
         controller = Robolectric.buildActivity(Activity::class.java).setup()
         activity = controller.get()
-        bridge = AndroidPermissionBridge(activity, consent)
+        // These tests cover Android's answers for every catalog entry, the
+        // ones Google Play forbids personal-loan apps included: the override.
+        bridge = AndroidPermissionBridge(activity, consent, allowStoreRestricted = true)
     }
 
     @After
@@ -179,6 +182,21 @@ class AndroidPermissionBridgeTest {
     }
 
     @Test
+    fun `what Google Play forbids a lending app is not requested unless the app overrides it`() {
+        val store = AndroidPermissionBridge(activity, consent)
+        for (id in listOf("contacts", "photos", LOCATION_PRECISE)) {
+            val entry = info(id)
+            assertFalse(entry.googlePlayAllowsForLending)
+            assertFalse(store.mayRequest(entry))
+            assertFalse("$id requested", store.request(activity, entry, REQUEST))
+        }
+        assertNull("nothing was requested", shadowOf(activity).lastRequestedPermission)
+        // Allowed ones are requested as before, and the override asks for the rest.
+        assertTrue(store.request(activity, info(CAMERA_ID), REQUEST))
+        assertTrue(bridge.mayRequest(info("contacts")))
+    }
+
+    @Test
     fun `notifications are a runtime permission from Android 13, the settings switch before`() = runBlocking {
         consent.setPermission(NOTIFICATIONS_ID, granted = true)
         val notifications = shadowOf(app.getSystemService(NotificationManager::class.java))
@@ -216,7 +234,7 @@ class AndroidPermissionBridgeTest {
         assertTrue(marks.readText().contains("asked.$CAMERA=true"))
         // A new bridge (the app restarted) reads the same marks.
         rationale(CAMERA, true)
-        val again = AndroidPermissionBridge(activity, consent)
+        val again = AndroidPermissionBridge(activity, consent, allowStoreRestricted = true)
         val reported = again.onRequestPermissionsResult(activity, arrayOf(CAMERA), intArrayOf(PERMISSION_DENIED))
         assertEquals(mapOf(CAMERA_ID to OsStatus.DENIED), reported)
     }
