@@ -56,8 +56,12 @@ public class AndroidPermissionBridge(
     private val allowStoreRestricted: Boolean = false,
 ) {
     private val app = context.applicationContext
-    private val marks = RequestMarks(File(app.noBackupFilesDir, "altyn-consent-permission-requests.properties"))
-    private val reporting = Mutex()
+
+    // One marks file and one reporting lock per process, shared by every
+    // bridge (the Activity's and the Application's foreground re-check): a
+    // bridge must never read what another one asked from a stale copy.
+    private val marks = RequestMarks.of(File(app.noBackupFilesDir, "altyn-consent-permission-requests.properties"))
+    private val reporting = REPORTING
 
     /** What to pass to `requestPermissions` for this entry on this device (empty: nothing to ask). */
     public fun manifestPermissions(info: PermissionInfo): Array<String> =
@@ -191,6 +195,9 @@ public class AndroidPermissionBridge(
 
     private companion object {
         const val NOTIFICATIONS = "notifications"
+
+        /** One report at a time in the process, whichever bridge makes it. */
+        val REPORTING = Mutex()
     }
 }
 
@@ -199,9 +206,16 @@ public class AndroidPermissionBridge(
  * Android offered a rationale for each just before the last request. A small
  * properties file in `noBackupFilesDir`, replaced whole on each change.
  */
-internal class RequestMarks(private val file: File) {
+internal class RequestMarks private constructor(private val file: File) {
     private val lock = Any()
     private var cache: Properties? = null
+
+    companion object {
+        private val byFile = java.util.concurrent.ConcurrentHashMap<String, RequestMarks>()
+
+        /** The one instance for [file] in this process (every bridge shares its cache). */
+        fun of(file: File): RequestMarks = byFile.getOrPut(file.absolutePath) { RequestMarks(file) }
+    }
 
     fun asked(permission: String): Boolean = synchronized(lock) { props().getProperty("asked.$permission") == "true" }
 

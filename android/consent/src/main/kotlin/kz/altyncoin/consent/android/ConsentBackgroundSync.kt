@@ -96,12 +96,25 @@ public object ConsentBackgroundSync {
      * now (the pass stops cleanly there, nothing lost), then the next pass
      * scheduled from its report. Null when the host has no setup now.
      */
-    public suspend fun runPass(context: Context, host: Host, budgetMs: Long = PASS_BUDGET_MS): SyncReport? {
+    public suspend fun runPass(context: Context, host: Host, budgetMs: Long = PASS_BUDGET_MS): SyncReport? =
+        pass(host, budgetMs)?.also { scheduleAfter(context, it) }
+
+    /** The pass alone, without scheduling the next one (the job service schedules after `jobFinished`). */
+    internal suspend fun pass(host: Host, budgetMs: Long = PASS_BUDGET_MS): SyncReport? {
         val setup = host.consentSync() ?: return null
         val settings = setup.settings.copy(deadlineMs = minOf(setup.settings.deadlineMs ?: budgetMs, budgetMs))
-        val report = setup.consent.sync(settings, setup.tokens)
-        scheduleAfter(context, report)
-        return report
+        return setup.consent.sync(settings, setup.tokens)
+    }
+
+    /**
+     * Whether JobScheduler should retry a pass that failed with [failure]:
+     * only what passes by itself (the network, a locked keystore, the disk).
+     * A signed-out user, a lost store or a refused configuration waits for
+     * the app, whose next foreground sync schedules again.
+     */
+    internal fun retries(failure: ConsentFailure): Boolean = when (failure) {
+        is ConsentFailure.Network, is ConsentFailure.KeyLocked, is ConsentFailure.StorageFailed -> true
+        else -> false
     }
 
     private fun scheduler(context: Context): JobScheduler =
@@ -109,11 +122,14 @@ public object ConsentBackgroundSync {
 }
 
 /**
- * Runs [ConsentBackgroundSync.runPass] when JobScheduler starts the job;
- * [onStopJob] (the system's stop, or the job's time is up) cancels the pass,
- * which drops the core's future: what was acknowledged is kept, the rest
- * waits, and the job is rescheduled. A pass that failed (a `ConsentFailure`)
- * asks JobScheduler to retry with its backoff.
+ * Runs a background pass when JobScheduler starts the job, finishes the job,
+ * then schedules the next pass from the report (scheduling the job's own id
+ * while it runs would stop it). [onStopJob] (the system's stop, or the job's
+ * time is up) cancels the pass, which drops the core's future: what was
+ * acknowledged is kept, the rest waits, and the job is rescheduled. A pass
+ * that failed is retried with JobScheduler's backoff only when the failure
+ * passes by itself ([ConsentBackgroundSync.retries]); nothing that fails
+ * reaches the thread's crash handler.
  */
 public class ConsentSyncJobService : JobService() {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO)
@@ -125,16 +141,26 @@ public class ConsentSyncJobService : JobService() {
             return false
         }
         passes[params.jobId] = scope.launch {
+            var report: SyncReport? = null
             val retry = try {
-                ConsentBackgroundSync.runPass(this@ConsentSyncJobService, host)
+                report = ConsentBackgroundSync.pass(host)
                 false
             } catch (e: ConsentFailure) {
                 // The kind only: the message may name the server.
-                Log.w(TAG, "background sync pass failed (${e.javaClass.simpleName}); JobScheduler retries")
-                true
+                val retry = ConsentBackgroundSync.retries(e)
+                Log.w(TAG, "background sync pass failed (${e.javaClass.simpleName}); retried: $retry")
+                retry
+            } catch (e: kotlinx.coroutines.CancellationException) {
+                throw e
+            } catch (@Suppress("TooGenericExceptionCaught") e: RuntimeException) {
+                // A bug or a misuse (a closed client): logged, never a crash
+                // of the app from a background job.
+                Log.e(TAG, "background sync pass failed unexpectedly (${e.javaClass.simpleName})")
+                false
             }
             passes.remove(params.jobId)
             jobFinished(params, retry)
+            report?.let { ConsentBackgroundSync.scheduleAfter(this@ConsentSyncJobService, it) }
         }
         return true
     }

@@ -9,6 +9,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking
 import kz.altyncoin.consent.core.StopReason
 import kz.altyncoin.consent.shell.AltynConsent
+import kz.altyncoin.consent.shell.ConsentFailure
 import kz.altyncoin.consent.shell.MemoryKeys
 import kz.altyncoin.consent.shell.ReferenceServer
 import kz.altyncoin.consent.shell.StaticTokens
@@ -91,6 +92,15 @@ class ConsentBackgroundSyncTest {
     }
 
     @Test
+    fun `only failures that pass by themselves are retried by JobScheduler`() {
+        val cause = RuntimeException("test")
+        assertTrue(ConsentBackgroundSync.retries(ConsentFailure.Network("offline", cause)))
+        assertTrue(ConsentBackgroundSync.retries(ConsentFailure.KeyLocked("locked", cause)))
+        assertFalse(ConsentBackgroundSync.retries(ConsentFailure.SyncSetup("signed out", cause)))
+        assertFalse(ConsentBackgroundSync.retries(ConsentFailure.KeyLost("gone", cause)))
+    }
+
+    @Test
     fun `no setup from the host means no pass and no schedule`() = runBlocking {
         val host = object : ConsentBackgroundSync.Host {
             override suspend fun consentSync(): ConsentBackgroundSync.Setup? = null
@@ -120,6 +130,7 @@ class ConsentBackgroundSyncTest {
                         assertFalse("a delivered pass needs no retry", shadow.isRescheduleNeeded)
                         assertEquals(0L, consent.syncStatus().pending)
                         assertEquals(2L, consent.syncStatus().acknowledged)
+                        assertNull("nothing waits, so no next pass", scheduled())
                     } finally {
                         BackgroundTestApp.setup = null
                     }
