@@ -35,6 +35,20 @@ final class BackgroundSyncTests: XCTestCase {
         #endif
     }
 
+    func testAPassFitsItsBudgetAndOnlyPassingFailuresAreRetried() {
+        var settings = SyncSettings(baseUrl: "https://127.0.0.1:9/", serverKeys: [], policyKeys: [])
+        settings.requestTimeoutMs = 20_000
+        let bounded = ConsentBackgroundSync.bounded(settings, budgetMs: 25_000)
+        // A request started at the deadline ends by the budget.
+        XCTAssertLessThanOrEqual(try XCTUnwrap(bounded.deadlineMs) + bounded.requestTimeoutMs, 25_000)
+        XCTAssertEqual(bounded.requestTimeoutMs, 8_333)
+
+        XCTAssertTrue(ConsentBackgroundSync.retries(ConsentFailure.network("offline")))
+        XCTAssertTrue(ConsentBackgroundSync.retries(ConsentFailure.keyLocked("locked")))
+        XCTAssertFalse(ConsentBackgroundSync.retries(ConsentFailure.syncSetup("signed out")))
+        XCTAssertFalse(ConsentBackgroundSync.retries(ConsentFailure.keyLost("gone")))
+    }
+
     func testAReturnToTheForegroundRunsTheRecheckOncePerReturn() async throws {
         let center = NotificationCenter()
         let name = Notification.Name("test.foreground")
@@ -42,8 +56,12 @@ final class BackgroundSyncTests: XCTestCase {
         let recheck = ForegroundRecheck(center: center, name: name) { await calls.add() }
         center.post(name: name, object: nil)
         center.post(name: name, object: nil)
-        for _ in 0..<200 where await calls.value < 2 { try await Task.sleep(nanoseconds: 10_000_000) }
-        let seen = await calls.value
+        var seen = 0
+        for _ in 0..<200 {
+            seen = await calls.value
+            if seen >= 2 { break }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
         XCTAssertEqual(seen, 2)
         withExtendedLifetime(recheck) {}
     }

@@ -64,10 +64,13 @@ public final class AltynConsentClient: Sendable {
     /// with `settings`, the server's copy is fetched and checked first (a
     /// network failure changes nothing); the old files are moved into
     /// `quarantine/` (kept); the loss is recorded as its own event.
+    /// `serverKeys` (default: the settings' keys) are the receipt keys the
+    /// recovered client's `verify` checks against, as for `open`.
     public static func recover(
-        directory: URL, app: AppInfo, keys: KeyProvider, settings: SyncSettings?, tokens: TokenProvider?
+        directory: URL, app: AppInfo, keys: KeyProvider, settings: SyncSettings?, tokens: TokenProvider?,
+        serverKeys: [String]? = nil
     ) async throws -> AltynConsentClient {
-        let config = OpenConfig(dataDir: directory.path, app: app, serverKeys: settings?.serverKeys ?? [])
+        let config = OpenConfig(dataDir: directory.path, app: app, serverKeys: serverKeys ?? settings?.serverKeys ?? [])
         do {
             let core = try await ConsentCore.recover(config: config, keyProvider: keys, settings: settings, tokens: tokens)
             let client = try AltynConsentClient(core: core)

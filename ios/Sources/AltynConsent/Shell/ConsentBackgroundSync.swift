@@ -14,15 +14,38 @@ public enum ConsentBackgroundSync {
     /// goes to the next pass.
     public static let refreshBudgetMs: Int64 = 25_000
 
-    /// One pass with a deadline `budgetMs` from now (or the settings' own, if
-    /// shorter): never drops an event; the report says what waits.
+    /// One pass that ends within `budgetMs`: no request starts after the
+    /// deadline, and one that started just before it is cut by the request
+    /// timeout, so the deadline is the budget less that timeout (itself at
+    /// most a third of the budget). Never drops an event; the report says
+    /// what waits. (The token provider's own calls are the app's to bound.)
     public static func runPass(
         _ consent: AltynConsentClient, settings: SyncSettings, tokens: TokenProvider, budgetMs: Int64 = refreshBudgetMs
     ) async throws -> SyncReport {
-        var bounded = settings
-        bounded.deadlineMs = min(settings.deadlineMs ?? budgetMs, budgetMs)
-        return try await consent.sync(settings: bounded, tokens: tokens)
+        try await consent.sync(settings: bounded(settings, budgetMs: budgetMs), tokens: tokens)
     }
+
+    /// `settings` cut to fit `budgetMs` (see `runPass`).
+    static func bounded(_ settings: SyncSettings, budgetMs: Int64) -> SyncSettings {
+        var bounded = settings
+        bounded.requestTimeoutMs = max(1, min(settings.requestTimeoutMs, budgetMs / 3))
+        bounded.deadlineMs = min(settings.deadlineMs ?? budgetMs, budgetMs - bounded.requestTimeoutMs)
+        return bounded
+    }
+
+    /// Whether a pass that failed with `error` should be tried again later
+    /// without the app: only what passes by itself (the network, a locked
+    /// keystore, the disk). A signed-out user or a lost store waits for the
+    /// app, whose next foreground sync schedules again.
+    public static func retries(_ error: Error) -> Bool {
+        switch error {
+        case ConsentFailure.network, ConsentFailure.keyLocked, ConsentFailure.storageFailed: return true
+        default: return false
+        }
+    }
+
+    /// How long to wait before retrying a pass that failed and `retries`.
+    public static let retryAfterFailure: TimeInterval = 15 * 60
 
     /// When the next pass should run after `report`: its `nextRetryInSecs`
     /// from `now` while events wait; nil when nothing waits.
@@ -82,31 +105,36 @@ public final class ForegroundRecheck: @unchecked Sendable {
         }
 
         /// Registers the task's handler; call it before
-        /// `application(_:didFinishLaunchingWithOptions:)` returns. `setup`
-        /// gives the open client, settings and token provider, or nil when
-        /// no pass is possible now (nobody signed in). On expiry the pass's
-        /// task is cancelled and the BGTask completed as failed; the pass's
-        /// own deadline normally ends it first. Exactly-once holds whatever
-        /// happens: the server keeps each event once, by its id.
+        /// `application(_:didFinishLaunchingWithOptions:)` returns. The app's
+        /// Info.plist lists `taskIdentifier` under
+        /// `BGTaskSchedulerPermittedIdentifiers` and has `fetch` in
+        /// `UIBackgroundModes` (without it, scheduling fails with
+        /// `notPermitted`). `setup` gives the open client, settings and token
+        /// provider, or nil when no pass is possible now (nobody signed in).
+        ///
+        /// The pass fits the refresh window (`runPass`). On expiry the BGTask
+        /// is completed as failed; the Rust future goes on until it ends by
+        /// its deadline (UniFFI's Swift code does not hand it a task's
+        /// cancellation), and whatever happens, the task is completed once
+        /// and exactly-once holds: the server keeps each event once, by id.
         @discardableResult
         public static func register(setup: @escaping @Sendable () async -> Setup?) -> Bool {
             BGTaskScheduler.shared.register(forTaskWithIdentifier: taskIdentifier, using: nil) { task in
-                let pass = Task {
+                let once = CompleteOnce(task)
+                task.expirationHandler = { once.complete(success: false) }
+                Task {
                     guard let setup = await setup() else {
-                        task.setTaskCompleted(success: true)
+                        once.complete(success: true)
                         return
                     }
                     do {
                         let report = try await runPass(setup.consent, settings: setup.settings, tokens: setup.tokens)
-                        try? schedule(after: report)
-                        task.setTaskCompleted(success: report.stop == nil)
+                        scheduleLogged(after: report)
+                        once.complete(success: report.stop == nil)
                     } catch {
-                        task.setTaskCompleted(success: false)
+                        if retries(error) { submitLogged(at: Date().addingTimeInterval(retryAfterFailure)) }
+                        once.complete(success: false)
                     }
-                }
-                task.expirationHandler = {
-                    pass.cancel()
-                    task.setTaskCompleted(success: false)
                 }
             }
         }
@@ -118,9 +146,47 @@ public final class ForegroundRecheck: @unchecked Sendable {
                 BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: taskIdentifier)
                 return
             }
+            try submit(at: at)
+        }
+
+        private static func submit(at date: Date) throws {
             let request = BGAppRefreshTaskRequest(identifier: taskIdentifier)
-            request.earliestBeginDate = at
+            request.earliestBeginDate = date
             try BGTaskScheduler.shared.submit(request)
+        }
+
+        private static func scheduleLogged(after report: SyncReport) {
+            do { try schedule(after: report) } catch { logSchedulingFailure(error) }
+        }
+
+        private static func submitLogged(at date: Date) {
+            do { try submit(at: date) } catch { logSchedulingFailure(error) }
+        }
+
+        private static func logSchedulingFailure(_ error: Error) {
+            // The error's kind only (notPermitted: Info.plist lacks the identifier or `fetch`).
+            NSLog("AltynConsent: the next background sync could not be scheduled: %@", String(describing: type(of: error)))
+        }
+    }
+
+    /// Completes a BGTask exactly once, from the pass or from the expiry.
+    ///
+    /// `@unchecked Sendable`: `BGTask` is not marked Sendable, but
+    /// `setTaskCompleted` may be called from any thread; the flag that makes
+    /// it happen once is guarded by `lock`.
+    private final class CompleteOnce: @unchecked Sendable {
+        private let task: BGTask
+        private let lock = NSLock()
+        private var done = false
+
+        init(_ task: BGTask) { self.task = task }
+
+        func complete(success: Bool) {
+            lock.lock()
+            let first = !done
+            done = true
+            lock.unlock()
+            if first { task.setTaskCompleted(success: success) }
         }
     }
 #endif

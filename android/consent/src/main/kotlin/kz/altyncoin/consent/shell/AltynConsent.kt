@@ -162,8 +162,8 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
 
     /**
      * One sync pass. Never drops an event: what could not be sent waits for
-     * the next pass; schedule it (WorkManager) after
-     * [SyncReport.nextRetryInSecs].
+     * the next pass; schedule it after [SyncReport.nextRetryInSecs]
+     * (`ConsentBackgroundSync.scheduleAfter`, on JobScheduler).
      */
     public suspend fun sync(settings: SyncSettings, tokens: TokenProvider): SyncReport =
         withContext(io) { translated { core.sync(settings, tokens) } }
