@@ -204,6 +204,25 @@ impl SyncSettings {
     }
 }
 
+#[cfg_attr(feature = "ffi", uniffi::export)]
+impl SyncSettings {
+    /// These settings cut so that a pass ends within `budget_ms` (a
+    /// background task's window: BGAppRefreshTask, a JobScheduler job): no
+    /// request starts after the deadline, and one that started just before
+    /// it is cut by the request timeout, so the timeout is at most a third
+    /// of the budget and the deadline the budget less that timeout (or the
+    /// settings' own deadline, if earlier). The token provider's own calls
+    /// are the app's to bound.
+    pub fn within_budget(&self, budget_ms: i64) -> SyncSettings {
+        let budget_ms = budget_ms.max(3);
+        let mut bounded = self.clone();
+        bounded.request_timeout_ms = self.request_timeout_ms.clamp(1, budget_ms / 3);
+        let latest = budget_ms - bounded.request_timeout_ms;
+        bounded.deadline_ms = Some(self.deadline_ms.map_or(latest, |own| own.min(latest)));
+        bounded
+    }
+}
+
 /// Reads public keys written as 64 hex digits; `what` names them in the
 /// error (`server`, `policy`).
 pub fn parse_keys(keys: &[String], what: &str) -> Result<Vec<VerifyingKey>, SyncError> {
@@ -285,4 +304,29 @@ pub struct SyncReport {
     pub stop: Option<StopReason>,
     /// A new policy version arrived in this pass.
     pub policy_updated_to: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_within_a_budget_end_a_pass_inside_it() {
+        let settings = SyncSettings::new("https://consent.example.kz/");
+        let bounded = settings.within_budget(25_000);
+        assert_eq!(bounded.request_timeout_ms, 8_333);
+        assert_eq!(bounded.deadline_ms, Some(25_000 - 8_333));
+        // A request started at the deadline ends by the budget.
+        assert!(bounded.deadline_ms.unwrap() + bounded.request_timeout_ms <= 25_000);
+        // A large budget keeps the settings' timeout, and an earlier own
+        // deadline stays.
+        let mut own = settings.clone();
+        own.deadline_ms = Some(1_000);
+        let roomy = own.within_budget(480_000);
+        assert_eq!(roomy.request_timeout_ms, 20_000);
+        assert_eq!(roomy.deadline_ms, Some(1_000));
+        // A nonsense budget still gives a usable pass.
+        let tiny = settings.within_budget(0);
+        assert!(tiny.request_timeout_ms >= 1 && tiny.deadline_ms.unwrap() >= 1);
+    }
 }

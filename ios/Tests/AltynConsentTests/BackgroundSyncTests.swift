@@ -38,7 +38,7 @@ final class BackgroundSyncTests: XCTestCase {
     func testAPassFitsItsBudgetAndOnlyPassingFailuresAreRetried() {
         var settings = SyncSettings(baseUrl: "https://127.0.0.1:9/", serverKeys: [], policyKeys: [])
         settings.requestTimeoutMs = 20_000
-        let bounded = ConsentBackgroundSync.bounded(settings, budgetMs: 25_000)
+        let bounded = settings.withinBudget(budgetMs: 25_000)
         // A request started at the deadline ends by the budget.
         XCTAssertLessThanOrEqual(try XCTUnwrap(bounded.deadlineMs) + bounded.requestTimeoutMs, 25_000)
         XCTAssertEqual(bounded.requestTimeoutMs, 8_333)

@@ -14,23 +14,13 @@ public enum ConsentBackgroundSync {
     /// goes to the next pass.
     public static let refreshBudgetMs: Int64 = 25_000
 
-    /// One pass that ends within `budgetMs`: no request starts after the
-    /// deadline, and one that started just before it is cut by the request
-    /// timeout, so the deadline is the budget less that timeout (itself at
-    /// most a third of the budget). Never drops an event; the report says
-    /// what waits. (The token provider's own calls are the app's to bound.)
+    /// One pass that ends within `budgetMs` (the core's
+    /// `SyncSettings.withinBudget`: deadline and request timeout cut to fit).
+    /// Never drops an event; the report says what waits.
     public static func runPass(
         _ consent: AltynConsentClient, settings: SyncSettings, tokens: TokenProvider, budgetMs: Int64 = refreshBudgetMs
     ) async throws -> SyncReport {
-        try await consent.sync(settings: bounded(settings, budgetMs: budgetMs), tokens: tokens)
-    }
-
-    /// `settings` cut to fit `budgetMs` (see `runPass`).
-    static func bounded(_ settings: SyncSettings, budgetMs: Int64) -> SyncSettings {
-        var bounded = settings
-        bounded.requestTimeoutMs = max(1, min(settings.requestTimeoutMs, budgetMs / 3))
-        bounded.deadlineMs = min(settings.deadlineMs ?? budgetMs, budgetMs - bounded.requestTimeoutMs)
-        return bounded
+        try await consent.sync(settings: settings.withinBudget(budgetMs: budgetMs), tokens: tokens)
     }
 
     /// Whether a pass that failed with `error` should be tried again later
@@ -48,9 +38,9 @@ public enum ConsentBackgroundSync {
     public static let retryAfterFailure: TimeInterval = 15 * 60
 
     /// When the next pass should run after `report`: its `nextRetryInSecs`
-    /// from `now` while events wait; nil when nothing waits.
+    /// from `now` (the core sets it only while events wait); nil otherwise.
     public static func nextRun(after report: SyncReport, now: Date = Date()) -> Date? {
-        guard report.pending > 0, let seconds = report.nextRetryInSecs else { return nil }
+        guard let seconds = report.nextRetryInSecs else { return nil }
         return now.addingTimeInterval(TimeInterval(max(seconds, 1)))
     }
 }

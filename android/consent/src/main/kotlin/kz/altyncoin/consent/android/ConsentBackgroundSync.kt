@@ -73,8 +73,9 @@ public object ConsentBackgroundSync {
      * nothing waits. Returns whether a pass is scheduled.
      */
     public fun scheduleAfter(context: Context, report: SyncReport): Boolean {
+        // The core sets the retry time only while events wait.
         val delay = report.nextRetryInSecs
-        if (delay == null || report.pending == 0L) {
+        if (delay == null) {
             scheduler(context).cancel(JOB_ID)
             return false
         }
@@ -92,9 +93,10 @@ public object ConsentBackgroundSync {
     }
 
     /**
-     * One background pass: [Setup.settings] with a deadline [budgetMs] from
-     * now (the pass stops cleanly there, nothing lost), then the next pass
-     * scheduled from its report. Null when the host has no setup now.
+     * One background pass that ends within [budgetMs] (the core's
+     * `SyncSettings.withinBudget`: the deadline and request timeout cut to
+     * fit; nothing lost), then the next pass scheduled from its report. Null
+     * when the host has no setup now.
      */
     public suspend fun runPass(context: Context, host: Host, budgetMs: Long = PASS_BUDGET_MS): SyncReport? =
         pass(host, budgetMs)?.also { scheduleAfter(context, it) }
@@ -102,8 +104,7 @@ public object ConsentBackgroundSync {
     /** The pass alone, without scheduling the next one (the job service schedules after `jobFinished`). */
     internal suspend fun pass(host: Host, budgetMs: Long = PASS_BUDGET_MS): SyncReport? {
         val setup = host.consentSync() ?: return null
-        val settings = setup.settings.copy(deadlineMs = minOf(setup.settings.deadlineMs ?: budgetMs, budgetMs))
-        return setup.consent.sync(settings, setup.tokens)
+        return setup.consent.sync(setup.settings.withinBudget(budgetMs), setup.tokens)
     }
 
     /**
