@@ -56,6 +56,11 @@ pub enum ConsentError {
     /// Restore needs an empty store, and this one holds events.
     #[error("{reason}")]
     StoreNotEmpty { reason: String },
+    /// §5.7: access is blocked pending the Company's review of a compromise
+    /// report; the request would grant something. Show that access is
+    /// blocked; withdrawals, refusals and objections stay possible.
+    #[error("{reason}")]
+    AccessBlocked { reason: String },
     /// The ledger, its receipts or an export does not check out.
     #[error("{reason}")]
     VerificationFailed { reason: String },
@@ -111,6 +116,7 @@ impl ConsentError {
             ErrorKind::PolicyNotAccepted => ConsentError::PolicyNotAccepted { reason },
             ErrorKind::InvalidRequest => ConsentError::InvalidRequest { reason },
             ErrorKind::StoreNotEmpty => ConsentError::StoreNotEmpty { reason },
+            ErrorKind::AccessBlocked => ConsentError::AccessBlocked { reason },
             ErrorKind::VerificationFailed => ConsentError::VerificationFailed { reason },
             ErrorKind::SyncSetup => ConsentError::SyncSetup { reason },
             ErrorKind::Network => ConsentError::Network { reason },

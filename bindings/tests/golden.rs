@@ -97,6 +97,7 @@ fn error_name(e: &ConsentError) -> &'static str {
         ConsentError::PolicyNotAccepted { .. } => "PolicyNotAccepted",
         ConsentError::InvalidRequest { .. } => "InvalidRequest",
         ConsentError::StoreNotEmpty { .. } => "StoreNotEmpty",
+        ConsentError::AccessBlocked { .. } => "AccessBlocked",
         ConsentError::VerificationFailed { .. } => "VerificationFailed",
         ConsentError::SyncSetup { .. } => "SyncSetup",
         ConsentError::Network { .. } => "Network",

@@ -19,7 +19,8 @@ pub fn code(kind: ErrorKind) -> u8 {
         | ErrorKind::StalePolicy
         | ErrorKind::PolicyNotAccepted
         | ErrorKind::InvalidRequest
-        | ErrorKind::StoreNotEmpty => RULES,
+        | ErrorKind::StoreNotEmpty
+        | ErrorKind::AccessBlocked => RULES,
         ErrorKind::NoStoreYet
         | ErrorKind::StoreMissing
         | ErrorKind::StoreDamaged

@@ -3,6 +3,7 @@
 use altyn_consent_core::ledger::{Decision, Event, EventKind, WithdrawalScope};
 use altyn_consent_core::permissions::PermissionCatalog;
 use altyn_consent_core::policy::PolicyDocument;
+use altyn_consent_core::statement::StatementKind;
 use altyn_consent_core::{describe_policy_status, ConsentState, PolicyStatus};
 
 fn yes_no(b: bool) -> &'static str {
@@ -136,8 +137,45 @@ pub fn describe_event(event: &Event) -> String {
             scope: WithdrawalScope::Permission(p),
         } => format!("{p}: consent withdrawn"),
         EventKind::ConsentWithdrawn {
+            scope: WithdrawalScope::Purpose(clause),
+        } => format!("consent for purpose §{clause} withdrawn"),
+        EventKind::ConsentWithdrawn {
             scope: WithdrawalScope::All,
         } => "every consent withdrawn".into(),
+        EventKind::StatementIssued { statement, .. } => format!(
+            "written {} drawn up for {} (§{})",
+            match statement.kind {
+                StatementKind::Withdrawal => "withdrawal statement",
+                StatementKind::Objection => "objection",
+            },
+            statement.controller.email,
+            statement.kind.clause()
+        ),
+        EventKind::StatementDelivered { receipt } => {
+            let holds = &receipt.body.continuing;
+            if holds.is_empty() {
+                format!(
+                    "the Company received statement {} at {}",
+                    short(&receipt.body.statement_id.to_string()),
+                    receipt.body.received_at
+                )
+            } else {
+                format!(
+                    "the Company received statement {} at {}; {} processing(s) continue on a legal basis",
+                    short(&receipt.body.statement_id.to_string()),
+                    receipt.body.received_at,
+                    holds.len()
+                )
+            }
+        }
+        EventKind::CompromiseReported { concern, .. } => format!(
+            "reported {} (§5.7): access blocked pending the Company's review",
+            concern.as_str().replace('_', " ")
+        ),
+        EventKind::AccessRestored { decision } => format!(
+            "the Company restored access (decision {}, §5.7)",
+            short(&decision.body.decision_id.to_string())
+        ),
         EventKind::OsStatusChanged { permission, status } => {
             format!("{permission}: OS reports {status}")
         }

@@ -44,6 +44,11 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Restore needs an empty store and this one holds events.
     StoreNotEmpty,
+    /// §5.7: access is blocked pending the Company's review of a compromise
+    /// report, and the request would grant something. Withdrawals,
+    /// refusals and objections stay possible; sync fetches the Company's
+    /// signed unblock decision.
+    AccessBlocked,
 
     // Proof.
     /// The ledger, its receipts, the file's pages or an export do not
@@ -84,6 +89,7 @@ impl ErrorKind {
             ErrorKind::PolicyNotAccepted => "policy_not_accepted",
             ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::StoreNotEmpty => "store_not_empty",
+            ErrorKind::AccessBlocked => "access_blocked",
             ErrorKind::VerificationFailed => "verification_failed",
             ErrorKind::SyncSetup => "sync_setup",
             ErrorKind::Network => "network",
@@ -112,7 +118,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for tables and tests.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::NoStoreYet,
         ErrorKind::StoreMissing,
         ErrorKind::StoreDamaged,
@@ -124,6 +130,7 @@ impl ErrorKind {
         ErrorKind::PolicyNotAccepted,
         ErrorKind::InvalidRequest,
         ErrorKind::StoreNotEmpty,
+        ErrorKind::AccessBlocked,
         ErrorKind::VerificationFailed,
         ErrorKind::SyncSetup,
         ErrorKind::Network,

@@ -19,6 +19,8 @@ use uuid::Uuid;
 use crate::canonical;
 use crate::permissions::OsStatus;
 use crate::policy::PolicyRef;
+use crate::statement::Statement;
+use crate::sync::wire::{StatementReceipt, UnblockDecision};
 
 /// `prev_hash` of the first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -153,6 +155,63 @@ pub enum EventKind {
         /// signed receipt, if the server was asked and held any.
         server_head: Option<ChainHead>,
     },
+    /// §6.1.5, §10.4: a written statement for the Company was drawn up
+    /// (it follows the events it rests on, which it names). It travels with
+    /// the ledger; the server's receipt of delivery is recorded later
+    /// ([`EventKind::StatementDelivered`]).
+    StatementIssued {
+        /// The statement, whole.
+        statement: Statement,
+        /// [`Statement::hash`]: what a receipt of delivery names.
+        statement_hash: String,
+    },
+    /// The Company's signed receipt of delivery of a statement, as the
+    /// server sent it; it carries any processing that continues on a legal
+    /// basis. `verify` checks its signature and that it names a statement
+    /// of this ledger, with its hash.
+    StatementDelivered {
+        /// The server's signed receipt.
+        receipt: StatementReceipt,
+    },
+    /// §5.7: the user reported unauthorised access or a suspected breach of
+    /// their data's confidentiality. Access is blocked pending the
+    /// Company's review: new grants are refused until a signed unblock
+    /// decision is recorded ([`EventKind::AccessRestored`]).
+    CompromiseReported {
+        /// What the user reports.
+        concern: Concern,
+        /// The user's own words (may be empty). Kept in the encrypted
+        /// ledger and sent to the Company; never logged.
+        details: String,
+    },
+    /// §5.7: the Company restored access, by a decision signed with the
+    /// server's key and fetched by sync. `verify` checks the signature.
+    AccessRestored {
+        /// The signed decision, as the server sent it.
+        decision: UnblockDecision,
+    },
+}
+
+/// What a compromise report (§5.7) is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+pub enum Concern {
+    /// Someone used the service without the user's permission (e.g. a lost
+    /// or stolen device).
+    UnauthorizedAccess,
+    /// The user suspects the confidentiality of their data was breached.
+    ConfidentialityBreach,
+}
+
+impl Concern {
+    /// A stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concern::UnauthorizedAccess => "unauthorized_access",
+            Concern::ConfidentialityBreach => "confidentiality_breach",
+        }
+    }
 }
 
 /// The user's answer to the in-app question for one permission (§2.4).
@@ -172,6 +231,9 @@ pub enum WithdrawalScope {
     /// The consent to one permission, by catalog id; the policy stays
     /// accepted.
     Permission(String),
+    /// The consent for one purpose (a §4.2 clause id): every permission
+    /// consented to for it is withdrawn; the policy stays accepted.
+    Purpose(String),
     /// Every consent, the policy's included: the app goes back to the
     /// policy screen.
     All,
@@ -189,6 +251,10 @@ impl EventKind {
             EventKind::OsStatusChanged { .. } => "os_status_changed",
             EventKind::AccountLinked { .. } => "account_linked",
             EventKind::StoreRecovered { .. } => "store_recovered",
+            EventKind::StatementIssued { .. } => "statement_issued",
+            EventKind::StatementDelivered { .. } => "statement_delivered",
+            EventKind::CompromiseReported { .. } => "compromise_reported",
+            EventKind::AccessRestored { .. } => "access_restored",
         }
     }
 }

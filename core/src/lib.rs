@@ -15,6 +15,7 @@ pub mod permissions;
 pub mod policy;
 pub mod proof;
 pub mod state;
+pub mod statement;
 pub mod store;
 pub mod sync;
 pub mod views;

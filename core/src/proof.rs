@@ -51,6 +51,126 @@ pub struct Coverage {
     pub last_acknowledged: u64,
 }
 
+/// Checks what the ledger itself carries as proof: each written statement
+/// against its recorded hash and the events it names, each receipt of
+/// delivery and each unblock decision against the trusted server keys and
+/// the statement or reports it names. Returns how many signed documents it
+/// checked; `keys` may be empty only if there are none. A failure names the
+/// event as a [`ChainBreak`]: the ledger holds a forged or altered document.
+pub fn check_signed_events(
+    events: &[Event],
+    keys: &[VerifyingKey],
+) -> Result<usize, SignedEventsError> {
+    use crate::ledger::EventKind;
+    let broken = |e: &Event, reason: String| {
+        SignedEventsError::Broken(ChainBreak {
+            seq: e.seq,
+            id: e.id.to_string(),
+            reason,
+        })
+    };
+    let signed = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::StatementDelivered { .. } | EventKind::AccessRestored { .. }
+            )
+        })
+        .count();
+    if signed > 0 && keys.is_empty() {
+        return Err(SignedEventsError::NoTrustedKey { count: signed });
+    }
+    for (i, e) in events.iter().enumerate() {
+        let earlier = &events[..i];
+        match &e.kind {
+            EventKind::StatementIssued {
+                statement,
+                statement_hash,
+            } => {
+                if &statement.hash() != statement_hash {
+                    return Err(broken(
+                        e,
+                        "its statement does not match the statement hash it records".into(),
+                    ));
+                }
+                if statement.install_id != e.install_id {
+                    return Err(broken(e, "its statement names another installation".into()));
+                }
+                for r in &statement.events {
+                    let ok = earlier
+                        .iter()
+                        .any(|x| x.id == r.id && x.seq == r.seq && x.hash == r.hash);
+                    if !ok {
+                        return Err(broken(
+                            e,
+                            format!("its statement rests on event #{} which the ledger does not hold as named", r.seq),
+                        ));
+                    }
+                }
+            }
+            EventKind::StatementDelivered { receipt } => {
+                receipt
+                    .verify(keys)
+                    .map_err(|err| broken(e, format!("its receipt of delivery: {err}")))?;
+                let issued = earlier.iter().find_map(|x| match &x.kind {
+                    EventKind::StatementIssued {
+                        statement,
+                        statement_hash,
+                    } if statement.id == receipt.body.statement_id => Some((x.id, statement_hash)),
+                    _ => None,
+                });
+                match issued {
+                    Some((event_id, hash))
+                        if *hash == receipt.body.statement_hash
+                            && event_id == receipt.body.event_id => {}
+                    _ => {
+                        return Err(broken(
+                            e,
+                            "its receipt of delivery names a statement the ledger does not hold as named".into(),
+                        ))
+                    }
+                }
+            }
+            EventKind::AccessRestored { decision } => {
+                decision
+                    .verify(keys)
+                    .map_err(|err| broken(e, format!("its unblock decision: {err}")))?;
+                let reported = decision.body.reports.iter().all(|r| {
+                    earlier.iter().any(|x| {
+                        x.id == *r && matches!(x.kind, EventKind::CompromiseReported { .. })
+                    })
+                });
+                if !reported || decision.body.reports.is_empty() {
+                    return Err(broken(
+                        e,
+                        "its unblock decision closes a report the ledger does not hold".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(signed)
+}
+
+/// Why [`check_signed_events`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignedEventsError {
+    /// A document inside the ledger was forged or altered.
+    #[error(transparent)]
+    Broken(#[from] ChainBreak),
+    /// The ledger holds signed documents and no server key was given.
+    #[error(
+        "the ledger holds {count} document(s) signed by the server and no server key was given to check them: \
+         pass the server's public key (CLI: --server-key or --server-data-dir)"
+    )]
+    NoTrustedKey {
+        /// How many signed documents.
+        count: usize,
+    },
+}
+
 /// Checks receipts against a ledger (`events` in sequence order from #1):
 /// each signature against the trusted keys, each installation id, each
 /// acknowledged event (number, id and hash) present and equal in the
@@ -292,6 +412,10 @@ pub fn verify_export(
             count: export.receipts.len(),
         });
     }
+    check_signed_events(&export.events, server_keys).map_err(|e| match e {
+        SignedEventsError::Broken(b) => ExportError::Broken(b),
+        SignedEventsError::NoTrustedKey { count } => ExportError::NoTrustedKey { count },
+    })?;
     let coverage = check_receipts(
         &export.receipts,
         &export.install_id,

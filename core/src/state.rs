@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::ledger::{Decision, Event, EventKind, WithdrawalScope};
 use crate::permissions::{may_use, OsStatus, PermissionCatalog, UserConsent};
 use crate::policy::PolicyRef;
+use crate::statement::StatementKind;
+use crate::sync::wire::LegalHold;
 
 /// Where the user stands with the policy. Only [`PolicyStatus::Accepted`]
 /// lets the app past the policy screen ([`ConsentState::can_proceed`]).
@@ -73,6 +75,17 @@ pub struct PermissionState {
     pub should_ask: bool,
 }
 
+/// §5.7: the user reported a compromise and access is blocked pending the
+/// Company's review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct AccessBlock {
+    /// When the first open report was made: UTC, RFC 3339 with milliseconds.
+    pub since: String,
+    /// The open reports (their event ids), oldest first.
+    pub reports: Vec<String>,
+}
+
 /// Everything the app needs to decide what it may do, derived from the
 /// ledger, the current policy and the catalog (see [`LedgerFold::state`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,8 +100,20 @@ pub struct ConsentState {
     pub current_policy: PolicyRef,
     /// Where the user stands with the policy.
     pub policy: PolicyStatus,
-    /// Whether the app may go past the policy screen.
+    /// Whether the app may go past the policy screen: the policy is
+    /// accepted and access is not blocked.
     pub can_proceed: bool,
+    /// §5.7: access blocked pending the Company's review, after the user
+    /// reported a compromise. While it is set, new grants are refused
+    /// (withdrawals, refusals and objections stay possible), no permission
+    /// may be used, and the app shows that access is blocked. Only a signed
+    /// unblock decision from the Company, fetched by sync, lifts it.
+    pub access_blocked: Option<AccessBlock>,
+    /// §6.1.5 "except in cases established by the law": processing the
+    /// Company continues on a legal basis after the last withdrawal, as its
+    /// signed receipt of the withdrawal statement says. Shown beside the
+    /// withdrawal; empty when none continues or no receipt came yet.
+    pub legal_holds: Vec<LegalHold>,
     /// Every permission of the catalog, in catalog order.
     pub permissions: Vec<PermissionState>,
     /// Events in the ledger.
@@ -130,6 +155,15 @@ pub struct LedgerFold {
     withdrawn_at: Option<String>,
     subject: Option<String>,
     permissions: BTreeMap<String, PermissionFold>,
+    /// Open compromise reports (event ids) and when the first was made.
+    #[serde(default)]
+    blocked: Option<(String, Vec<String>)>,
+    /// Withdrawal statements of this ledger (ids), to read their receipts.
+    #[serde(default)]
+    withdrawal_statements: std::collections::BTreeSet<String>,
+    /// The continuing processing the last withdrawal receipt named.
+    #[serde(default)]
+    legal_holds: Vec<LegalHold>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +235,15 @@ impl LedgerFold {
                     WithdrawalScope::Permission(id) => {
                         withdraw(self.permissions.entry(id.clone()).or_default())
                     }
+                    WithdrawalScope::Purpose(clause) => self
+                        .permissions
+                        .values_mut()
+                        .filter(|p| {
+                            p.consent
+                                .as_ref()
+                                .is_some_and(|(_, _, purposes)| purposes.contains(clause))
+                        })
+                        .for_each(withdraw),
                     WithdrawalScope::All => {
                         self.permissions.values_mut().for_each(withdraw);
                         self.accepted = None;
@@ -214,7 +257,42 @@ impl LedgerFold {
             EventKind::AccountLinked { account_id } => self.subject = Some(account_id.clone()),
             // The loss is recorded; the consents restored before it stand.
             EventKind::StoreRecovered { .. } => {}
+            EventKind::StatementIssued { statement, .. } => {
+                if statement.kind == StatementKind::Withdrawal {
+                    self.withdrawal_statements.insert(statement.id.to_string());
+                }
+            }
+            EventKind::StatementDelivered { receipt } => {
+                if self
+                    .withdrawal_statements
+                    .contains(&receipt.body.statement_id.to_string())
+                {
+                    self.legal_holds = receipt.body.continuing.clone();
+                }
+            }
+            EventKind::CompromiseReported { .. } => {
+                let (_, reports) = self
+                    .blocked
+                    .get_or_insert_with(|| (event.at.clone(), Vec::new()));
+                reports.push(event.id.to_string());
+            }
+            EventKind::AccessRestored { decision } => {
+                if let Some((_, reports)) = &mut self.blocked {
+                    reports.retain(|r| !decision.body.reports.iter().any(|d| &d.to_string() == r));
+                    if reports.is_empty() {
+                        self.blocked = None;
+                    }
+                }
+            }
         }
+    }
+
+    /// The open compromise reports (event ids), if access is blocked.
+    pub fn open_reports(&self) -> Vec<String> {
+        self.blocked
+            .as_ref()
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default()
     }
 
     /// Whether the OS status of `permission` was ever reported.
@@ -249,7 +327,12 @@ impl LedgerFold {
             },
             (None, _, None) => PolicyStatus::NeverAccepted,
         };
-        let can_proceed = matches!(policy, PolicyStatus::Accepted { .. });
+        let access_blocked = self.blocked.as_ref().map(|(since, reports)| AccessBlock {
+            since: since.clone(),
+            reports: reports.clone(),
+        });
+        let can_proceed =
+            matches!(policy, PolicyStatus::Accepted { .. }) && access_blocked.is_none();
 
         let permissions = catalog
             .permissions
@@ -287,6 +370,8 @@ impl LedgerFold {
             current_policy: current.clone(),
             policy,
             can_proceed,
+            access_blocked,
+            legal_holds: self.legal_holds.clone(),
             permissions,
             events: self.seq as i64,
             head_hash: self.head_hash.clone(),

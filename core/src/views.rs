@@ -160,7 +160,16 @@ impl From<&Event> for HistoryEntry {
             EventKind::ConsentWithdrawn {
                 scope: WithdrawalScope::Permission(p),
             } => Some(p.clone()),
-            _ => None,
+            EventKind::PolicyAccepted { .. }
+            | EventKind::PolicyObjected { .. }
+            | EventKind::PolicyNoticeShown { .. }
+            | EventKind::ConsentWithdrawn { .. }
+            | EventKind::AccountLinked { .. }
+            | EventKind::StoreRecovered { .. }
+            | EventKind::StatementIssued { .. }
+            | EventKind::StatementDelivered { .. }
+            | EventKind::CompromiseReported { .. }
+            | EventKind::AccessRestored { .. } => None,
         };
         HistoryEntry {
             seq: e.seq as i64,

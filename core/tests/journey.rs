@@ -79,12 +79,14 @@ fn borrower_accepts_then_grants_and_withdraws_camera() {
             "policy_accepted",
             "permission_decided",
             "os_status_changed",
-            "consent_withdrawn"
+            "consent_withdrawn",
+            // §6.1.5: the written statement, in the same step.
+            "statement_issued",
         ]
     );
     assert_eq!(
         client.pending_upload().unwrap(),
-        4,
+        5,
         "every event is queued for upload"
     );
     client.verify().unwrap();
@@ -228,7 +230,12 @@ fn withdrawing_everything_returns_to_the_policy_screen() {
         state.permission("location_precise").unwrap().consent,
         UserConsent::Withdrawn
     );
-    let last = client.history().unwrap().pop().unwrap();
+    let mut history = client.history().unwrap();
+    assert!(matches!(
+        history.pop().unwrap().kind,
+        EventKind::StatementIssued { .. }
+    ));
+    let last = history.pop().unwrap();
     assert_eq!(
         last.kind,
         EventKind::ConsentWithdrawn {
@@ -431,7 +438,8 @@ fn an_export_verifies_on_its_own_and_exposes_tampering() {
     client.withdraw("camera").unwrap();
     let export = client.export().unwrap();
     let report = verify_export(export.as_bytes(), &[]).unwrap();
-    assert_eq!(report.chain.events, 3);
+    // Acceptance, grant, withdrawal and its written statement.
+    assert_eq!(report.chain.events, 4);
 
     let tampered = export.replacen("\"decision\": \"granted\"", "\"decision\": \"denied\"", 1);
     assert_ne!(tampered, export);
@@ -510,7 +518,8 @@ fn observers_are_told_each_change_once_and_may_call_back() {
     client.withdraw_all().unwrap();
     assert_eq!(
         *recorder.seen.lock().unwrap(),
-        vec![(1, true), (2, true), (3, false)]
+        // The withdrawal and its statement are one change (one transaction).
+        vec![(1, true), (2, true), (4, false)]
     );
 
     assert!(client.remove_observer(handle));

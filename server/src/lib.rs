@@ -2,6 +2,7 @@
 //! provider), SQLite storage in WAL mode, idempotent chain-checked ingestion,
 //! Ed25519-signed receipts and policies. The contract is `server/openapi.json`.
 
+mod company;
 pub mod faults;
 mod storage;
 mod tls;
@@ -35,6 +36,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/events"),
     ("get", "/v1/events"),
     ("get", "/v1/policies/{policy_id}"),
+    ("post", "/v1/reports"),
+    ("get", "/v1/access"),
+    ("get", "/v1/statements"),
+    ("get", "/v1/admin/reports"),
+    ("put", "/v1/admin/subjects/{subject}/legal-holds"),
+    ("post", "/v1/admin/subjects/{subject}/unblock"),
 ];
 
 /// How the server runs. Flags and environment variables of the same name.
@@ -75,7 +82,15 @@ pub struct ServerConfig {
     /// again. Repeatable.
     #[arg(long = "publish", value_name = "POLICY_JSON")]
     pub publish: Vec<PathBuf>,
+    /// Operator tokens for the admin API (`/v1/admin/...`: open compromise
+    /// reports, legal holds, unblock decisions), comma-separated. None: the
+    /// admin API answers 403.
+    #[arg(long, env = "ALTYN_SERVER_ADMIN_TOKENS", value_delimiter = ',')]
+    pub admin_tokens: Vec<String>,
 }
+
+/// The admin token of [`ServerConfig::loopback`] servers (tests, the demo).
+pub const LOOPBACK_ADMIN_TOKEN: &str = "dev-admin-token";
 
 impl ServerConfig {
     /// A loopback server on a free port, storing in `data_dir`.
@@ -89,6 +104,7 @@ impl ServerConfig {
             max_body_bytes: 8 * 1024 * 1024,
             max_batch: 1000,
             publish: Vec::new(),
+            admin_tokens: vec![LOOPBACK_ADMIN_TOKEN.into()],
         }
     }
 }
@@ -112,6 +128,7 @@ pub enum ServerError {
 
 struct AppState {
     storage: Storage,
+    admin_tokens: Vec<String>,
     receipt_key: SigningKey,
     tokens: HashMap<String, String>,
     max_batch: usize,
@@ -153,6 +170,25 @@ impl RunningServer {
     pub fn events_of(&self, subject: &str) -> EventsPage {
         let (events, receipts) = self.state.storage.events_of(subject).unwrap_or_default();
         EventsPage { events, receipts }
+    }
+
+    /// §5.7: the operator restores `subject`'s access (as the admin API's
+    /// unblock does).
+    pub fn unblock(
+        &self,
+        subject: &str,
+    ) -> Result<altyn_consent_core::sync::wire::UnblockDecision, Refusal> {
+        self.state.storage.unblock(subject, &self.state.receipt_key)
+    }
+
+    /// The operator sets the processing that continues on a legal basis
+    /// for `subject` (as the admin API's legal-holds does).
+    pub fn set_legal_holds(
+        &self,
+        subject: &str,
+        holds: &[altyn_consent_core::sync::wire::LegalHold],
+    ) -> Result<(), Refusal> {
+        self.state.storage.set_legal_holds(subject, holds)
     }
 
     /// Stops accepting connections and lets requests in flight finish.
@@ -269,6 +305,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let faults = FaultPlan::default();
     let state = Arc::new(AppState {
         storage,
+        admin_tokens: config
+            .admin_tokens
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect(),
         receipt_key: receipt_key.clone(),
         tokens,
         max_batch: config.max_batch,
@@ -308,6 +350,18 @@ fn router(state: Arc<AppState>, faults: FaultPlan) -> Router {
         )
         .route("/v1/events", post(upload).get(list_events))
         .route("/v1/policies/{policy_id}", get(current_policy))
+        .route("/v1/reports", post(company::post_report))
+        .route("/v1/access", get(company::get_access))
+        .route("/v1/statements", get(company::get_statements))
+        .route("/v1/admin/reports", get(company::admin_reports))
+        .route(
+            "/v1/admin/subjects/{subject}/legal-holds",
+            axum::routing::put(company::admin_legal_holds),
+        )
+        .route(
+            "/v1/admin/subjects/{subject}/unblock",
+            post(company::admin_unblock),
+        )
         .fallback(|| async { refusal(Refusal::new(404, "not_found", "no such endpoint")) })
         // The body limit is enforced by the handlers, so that it is answered
         // with a JSON error rather than a bare 413.
@@ -316,12 +370,12 @@ fn router(state: Arc<AppState>, faults: FaultPlan) -> Router {
         .with_state(state)
 }
 
-fn refusal(r: Refusal) -> Response {
+pub(crate) fn refusal(r: Refusal) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(r.error)).into_response()
 }
 
-fn subject_of(state: &AppState, headers: &HeaderMap) -> Result<String, Refusal> {
+pub(crate) fn subject_of(state: &AppState, headers: &HeaderMap) -> Result<String, Refusal> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

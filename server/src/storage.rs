@@ -28,7 +28,10 @@ use serde_json::value::RawValue;
 /// records version 1 in the same transaction. A detection would have to
 /// decide what "the tables exist" means for a partial database; this needs
 /// no such rule. Later migrations are plain SQL and run exactly once.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_company.sql"),
+];
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
@@ -85,7 +88,7 @@ impl Refusal {
             },
         }
     }
-    fn about(mut self, event: &Event) -> Self {
+    pub(crate) fn about(mut self, event: &Event) -> Self {
         self.error.event_id = Some(event.id.to_string());
         self.error.seq = Some(event.seq);
         self
@@ -107,6 +110,13 @@ pub struct Storage {
     conn: Mutex<Connection>,
 }
 
+impl Storage {
+    /// The connection, for the Company's side (`company.rs`).
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.lock()
+    }
+}
+
 /// The write-ahead log beside a database file.
 fn wal_path(path: &Path) -> std::path::PathBuf {
     let mut wal = path.as_os_str().to_owned();
@@ -114,7 +124,7 @@ fn wal_path(path: &Path) -> std::path::PathBuf {
     wal.into()
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     altyn_consent_core::ledger::format_time(time::OffsetDateTime::now_utc())
 }
 
@@ -275,6 +285,15 @@ impl Storage {
                         "INSERT INTO events (id, install_id, seq, hash, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     )?
                     .execute(params![event.id.to_string(), install_id, event.seq as i64, event.hash, body, received_at])?;
+                    crate::company::on_new_event(
+                        &tx,
+                        subject,
+                        install_id,
+                        event,
+                        body,
+                        &received_at,
+                        key,
+                    )?;
                     head_seq = event.seq;
                     head_hash = event.hash.clone();
                 }

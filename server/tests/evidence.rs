@@ -57,7 +57,9 @@ impl Device {
     }
 }
 
-/// A borrower's five decisions, synced: one receipt covers them all.
+/// A borrower's five decisions, synced: one receipt covers them all. (A
+/// withdrawal would add its written statement and the receipt of delivery,
+/// a second receipt: `company.rs` covers those.)
 async fn synced_device() -> Device {
     let dir = tempfile::tempdir().unwrap();
     let server = start(ServerConfig::loopback(
@@ -80,7 +82,9 @@ async fn synced_device() -> Device {
     client.set_permission("camera", true).unwrap();
     client.set_permission("contacts", false).unwrap();
     client.set_permission("notifications", true).unwrap();
-    client.withdraw("camera").unwrap();
+    client
+        .set_permission("location_approximate", false)
+        .unwrap();
     let report = client.sync(&device.sync_config()).await.unwrap();
     assert_eq!((report.acknowledged, report.receipts), (5, 1), "{report:?}");
     client.verify().unwrap();

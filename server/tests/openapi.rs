@@ -128,6 +128,54 @@ async fn schemas_match_real_payloads() {
         .as_array()
         .unwrap()
         .len();
-    assert_eq!(kinds, 7, "every event kind is documented");
+    assert_eq!(kinds, 12, "every event kind is documented");
+
+    // The Company's documents (issue #13), as the server sends them.
+    client.withdraw("camera").unwrap();
+    client
+        .report_compromise(
+            altyn_consent_core::ledger::Concern::ConfidentialityBreach,
+            "",
+        )
+        .unwrap();
+    server
+        .set_legal_holds(
+            "s",
+            &[altyn_consent_core::sync::wire::LegalHold {
+                categories: vec!["iin".into()],
+                basis: "b".into(),
+                until: None,
+            }],
+        )
+        .unwrap();
+    let report = client.sync(&config).await.unwrap();
+    assert_eq!(
+        (report.reports_sent, report.statements_delivered),
+        (1, 1),
+        "{report:?}"
+    );
+    let decision = serde_json::to_value(server.unblock("s").unwrap()).unwrap();
+    check(&spec, "UnblockDecision", &decision);
+    check(&spec, "UnblockBody", &decision["body"]);
+    let report = client.sync(&config).await.unwrap();
+    assert!(report.access_restored, "{report:?}");
+    for event in client.history().unwrap() {
+        let value = serde_json::to_value(&event).unwrap();
+        check(&spec, "Event", &value);
+        match event.kind {
+            altyn_consent_core::EventKind::StatementDelivered { receipt } => {
+                let value = serde_json::to_value(&receipt).unwrap();
+                check(&spec, "StatementReceipt", &value);
+                check(&spec, "StatementReceiptBody", &value["body"]);
+                check(&spec, "LegalHold", &value["body"]["continuing"][0]);
+            }
+            altyn_consent_core::EventKind::CompromiseReported { .. } => check(
+                &spec,
+                "ReportUpload",
+                &serde_json::json!({ "install_id": event.install_id, "event": value }),
+            ),
+            _ => {}
+        }
+    }
     server.shutdown().await;
 }

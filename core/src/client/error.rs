@@ -116,6 +116,23 @@ pub enum ConsentError {
     /// Nothing was written; do not trust that server's copy.
     #[error("the server's answer does not prove itself: {0}. Nothing was written")]
     ServerProof(String),
+    /// Kind `access_blocked`: §5.7, access is blocked pending the
+    /// Company's review of a compromise report, and the request would grant
+    /// something. Nothing was recorded. Withdrawals, refusals and
+    /// objections stay possible; sync fetches the unblock decision.
+    #[error(
+        "access is blocked pending the Company's review of the compromise report made at {since} (§5.7): \
+         nothing can be granted until the Company restores access. Nothing was recorded"
+    )]
+    AccessBlocked {
+        /// When the block began.
+        since: String,
+    },
+    /// Kind `invalid_request`: no statement is needed or possible: the
+    /// policy names no Company or address, or the statement asked for does
+    /// not exist.
+    #[error("{0}")]
+    Statement(String),
     /// Kind `invalid_request`: `recover` was asked for a store that needs
     /// none (it opens, there is none yet, or it fails verification, which
     /// is evidence and is kept). Nothing was moved.
@@ -134,7 +151,9 @@ impl ConsentError {
             | ConsentError::UnknownLocale { .. }
             | ConsentError::NothingToWithdraw { .. }
             | ConsentError::InvalidAccountId
+            | ConsentError::Statement(_)
             | ConsentError::NothingToRecover(_) => ErrorKind::InvalidRequest,
+            ConsentError::AccessBlocked { .. } => ErrorKind::AccessBlocked,
             ConsentError::AgeNotConfirmed => ErrorKind::AgeNotConfirmed,
             ConsentError::StalePolicy { .. } => ErrorKind::StalePolicy,
             ConsentError::PolicyNotAccepted { .. } => ErrorKind::PolicyNotAccepted,

@@ -123,6 +123,12 @@ impl ConsentClient {
             });
         }
         let coverage = check_receipts(&receipts, &inner.install_id, &events, &inner.server_keys)?;
+        crate::proof::check_signed_events(&events, &inner.server_keys).map_err(|e| match e {
+            crate::proof::SignedEventsError::Broken(b) => ConsentError::LedgerBroken(b),
+            crate::proof::SignedEventsError::NoTrustedKey { count } => {
+                ConsentError::NoTrustedKey { count }
+            }
+        })?;
         // Each event is either acknowledged by a receipt or still queued:
         // one that is neither would never reach the server.
         let covered: std::collections::BTreeSet<u64> = receipts

@@ -18,16 +18,19 @@ use crate::permissions::{CatalogError, OsStatus, PermissionCatalog, UserConsent}
 use crate::policy::{select_locale, PolicyDocument, PolicyError, PolicyRef, FALLBACK_LOCALE};
 use crate::proof::{check_receipts, Export, ReceiptProblem, EXPORT_FORMAT, HASH_RULE};
 use crate::state::{ConsentState, LedgerFold, PolicyStatus};
+use crate::statement::StatementKind;
 use crate::store::{
     decode_event, Access, KeyProvider, Store, StoreError, StoreKey, DEFAULT_INSTALLATION_MARKER,
 };
 use crate::sync::wire::Receipt;
 
+mod company;
 mod decisions;
 mod error;
 mod evidence;
 mod observers;
 mod recover;
+mod statements;
 mod sync;
 
 pub use error::ConsentError;
@@ -35,10 +38,13 @@ pub use evidence::{IntegrityGlance, VerifyReport};
 use observers::Observers;
 pub use observers::StateObserver;
 pub use recover::{Recovered, RecoveryReport};
+pub use statements::StatementInfo;
 pub use sync::{OnlineVerifyReport, ParkedEvent, SyncStatus};
 
 /// Longest account id accepted from a shell.
 const MAX_ACCOUNT_ID: usize = 128;
+/// Longest compromise report details accepted (§5.7), in characters.
+const MAX_REPORT_DETAILS: usize = 4_000;
 
 /// What a shell hands in to open the client: [`ClientConfig::new`], then
 /// set the fields that differ. It will grow (`#[non_exhaustive]`). The
@@ -69,6 +75,10 @@ pub struct ClientConfig {
     /// [`DEFAULT_INSTALLATION_MARKER`]). One app has one store and keeps the
     /// default; a desktop tool with several store folders names one each.
     pub installation_marker: String,
+    /// The device's offset from UTC in seconds (e.g. 18000 for Almaty), so
+    /// that written statements also give the local time; `None` gives UTC
+    /// only. Change it later with [`ConsentClient::set_utc_offset`].
+    pub utc_offset_seconds: Option<i32>,
 }
 
 impl ClientConfig {
@@ -90,6 +100,7 @@ impl ClientConfig {
             bundled_catalog: PermissionCatalog::bundled(),
             server_keys: Vec::new(),
             installation_marker: DEFAULT_INSTALLATION_MARKER.to_string(),
+            utc_offset_seconds: None,
         }
     }
 
@@ -221,6 +232,8 @@ struct Inner {
     /// observers were last told of.
     changes: u64,
     told: u64,
+    /// The device's UTC offset in seconds, for statements' local time.
+    utc_offset: Option<i32>,
 }
 
 impl ConsentClient {
@@ -334,6 +347,7 @@ impl ConsentClient {
             catalog,
             changes: 0,
             told: 0,
+            utc_offset: config.utc_offset_seconds,
         };
         Ok(ConsentClient {
             inner: Mutex::new(inner),

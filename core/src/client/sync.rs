@@ -84,97 +84,143 @@ impl ConsentClient {
         };
         let mut engine = UploadEngine::new(config.engine(), remembered, config.deadline);
 
-        loop {
-            if !engine.may_send(SystemTime::now()) {
-                report.stop = Some(StopReason::Deadline);
-                break;
-            }
-            let events = self.lock().store.pending_events(engine.batch_size())?;
-            if events.is_empty() {
-                break;
-            }
-            let batch = Batch {
-                install_id: install_id.clone(),
-                events: events
-                    .iter()
-                    .map(expected_of)
-                    .collect::<Result<Vec<_>, _>>()?,
-            };
-            let seqs = batch.seqs();
-            report.sent += seqs.len() as i64;
-            // The stored canonical JSON goes on the wire as it is.
-            let body = UploadBatch::encode_from_bodies(
-                &install_id,
-                events.iter().map(|e| e.body.as_str()),
-            );
-            drop(events);
-            tracing::debug!(
-                first_seq = batch.first_seq(),
-                events = seqs.len(),
-                "uploading a batch"
-            );
-            let answer = http.send(api.upload(&token, body)).await;
-            let decision = {
-                let inner = self.lock();
-                let hash_at = |seq: u64| inner.store.event_hash(seq).ok().flatten();
-                engine.decide(
-                    &batch,
-                    answer,
-                    &config.server_keys,
-                    &hash_at,
-                    SystemTime::now(),
-                )
-            };
-            match decision {
-                Decision::Acknowledged(receipt) => {
-                    let body = serde_json::to_string(&receipt).expect("a receipt serialises");
-                    self.lock()
-                        .store
-                        .record_receipt(&receipt.body.received_at, &body, &seqs)?;
-                    let batch_seqs: std::collections::HashSet<u64> = seqs.iter().copied().collect();
-                    report.acknowledged += receipt
-                        .body
-                        .acknowledged
-                        .iter()
-                        .filter(|a| batch_seqs.contains(&a.seq))
-                        .count() as i64;
-                    report.receipts += 1;
-                    if let Some(progress) = &config.progress {
-                        progress(report.acknowledged as u64, waiting_at_start);
-                    }
-                }
-                Decision::Retry { delay, reason } => {
-                    self.lock().store.note_attempt(&seqs, &reason)?;
-                    tracing::info!(
-                        delay_ms = delay.as_millis() as u64,
-                        "upload will be retried"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                Decision::RefreshToken => token = config.token(true).await?,
-                Decision::Shrink { batch_size } => {
-                    // Remembered, so that the next pass does not start at
-                    // a size the server refuses.
-                    self.lock()
-                        .store
-                        .set_meta(BATCH_SIZE_KEY, &batch_size.to_string())?;
-                }
-                Decision::Park { from_seq, reason } => {
-                    tracing::warn!(seq = from_seq, "events parked");
-                    report.parked += self.lock().store.park_from(from_seq, &reason)? as i64;
-                    report.stop = Some(StopReason::Parked { detail: reason });
+        // §5.7: compromise reports go first, ahead of every waiting event.
+        if let Some(stop) = self
+            .send_reports(http.as_ref(), &api, &token, &mut report)
+            .await?
+        {
+            report.stop = Some(stop);
+        }
+
+        // The upload, then what the Company answers to it (receipts of
+        // delivery of statements, an unblock decision). Recording those
+        // appends events, which go up in one more round.
+        let mut rounds = 0;
+        while report.stop.is_none() {
+            rounds += 1;
+            loop {
+                if !engine.may_send(SystemTime::now()) {
+                    report.stop = Some(StopReason::Deadline);
                     break;
                 }
-                Decision::Stop(stop) => {
-                    if matches!(
-                        stop,
-                        StopReason::Unreachable { .. } | StopReason::BadReceipt { .. }
-                    ) {
-                        self.lock().store.note_attempt(&seqs, &stop.to_string())?;
+                let events = self.lock().store.pending_events(engine.batch_size())?;
+                if events.is_empty() {
+                    break;
+                }
+                let batch = Batch {
+                    install_id: install_id.clone(),
+                    events: events
+                        .iter()
+                        .map(expected_of)
+                        .collect::<Result<Vec<_>, _>>()?,
+                };
+                let seqs = batch.seqs();
+                report.sent += seqs.len() as i64;
+                // The stored canonical JSON goes on the wire as it is.
+                let body = UploadBatch::encode_from_bodies(
+                    &install_id,
+                    events.iter().map(|e| e.body.as_str()),
+                );
+                drop(events);
+                tracing::debug!(
+                    first_seq = batch.first_seq(),
+                    events = seqs.len(),
+                    "uploading a batch"
+                );
+                let answer = http.send(api.upload(&token, body)).await;
+                let decision = {
+                    let inner = self.lock();
+                    let hash_at = |seq: u64| inner.store.event_hash(seq).ok().flatten();
+                    engine.decide(
+                        &batch,
+                        answer,
+                        &config.server_keys,
+                        &hash_at,
+                        SystemTime::now(),
+                    )
+                };
+                match decision {
+                    Decision::Acknowledged(receipt) => {
+                        let body = serde_json::to_string(&receipt).expect("a receipt serialises");
+                        self.lock().store.record_receipt(
+                            &receipt.body.received_at,
+                            &body,
+                            &seqs,
+                        )?;
+                        let batch_seqs: std::collections::HashSet<u64> =
+                            seqs.iter().copied().collect();
+                        report.acknowledged += receipt
+                            .body
+                            .acknowledged
+                            .iter()
+                            .filter(|a| batch_seqs.contains(&a.seq))
+                            .count() as i64;
+                        report.receipts += 1;
+                        if let Some(progress) = &config.progress {
+                            progress(report.acknowledged as u64, waiting_at_start);
+                        }
                     }
+                    Decision::Retry { delay, reason } => {
+                        self.lock().store.note_attempt(&seqs, &reason)?;
+                        tracing::info!(
+                            delay_ms = delay.as_millis() as u64,
+                            "upload will be retried"
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
+                    Decision::RefreshToken => token = config.token(true).await?,
+                    Decision::Shrink { batch_size } => {
+                        // Remembered, so that the next pass does not start at
+                        // a size the server refuses.
+                        self.lock()
+                            .store
+                            .set_meta(BATCH_SIZE_KEY, &batch_size.to_string())?;
+                    }
+                    Decision::Park { from_seq, reason } => {
+                        tracing::warn!(seq = from_seq, "events parked");
+                        report.parked += self.lock().store.park_from(from_seq, &reason)? as i64;
+                        report.stop = Some(StopReason::Parked { detail: reason });
+                        break;
+                    }
+                    Decision::Stop(stop) => {
+                        if matches!(
+                            stop,
+                            StopReason::Unreachable { .. } | StopReason::BadReceipt { .. }
+                        ) {
+                            self.lock().store.note_attempt(&seqs, &stop.to_string())?;
+                        }
+                        report.stop = Some(stop);
+                        break;
+                    }
+                }
+            }
+            if report.stop.is_some() || rounds == 3 {
+                break;
+            }
+            let restored = match self
+                .fetch_unblock(http.as_ref(), &api, &token, config)
+                .await?
+            {
+                Ok(n) => n,
+                Err(stop) => {
                     report.stop = Some(stop);
                     break;
                 }
+            };
+            report.access_restored |= restored > 0;
+            let delivered = match self
+                .fetch_statement_receipts(http.as_ref(), &api, &token, config)
+                .await?
+            {
+                Ok(n) => n,
+                Err(stop) => {
+                    report.stop = Some(stop);
+                    break;
+                }
+            };
+            report.statements_delivered += delivered as i64;
+            if restored + delivered == 0 {
+                break;
             }
         }
 

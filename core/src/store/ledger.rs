@@ -64,6 +64,23 @@ impl Store {
         expected_seq: u64,
         build: impl FnOnce(u64, &str) -> (Event, String),
     ) -> Result<Event, StoreError> {
+        let mut build = Some(build);
+        let mut events = self.append_many(expected_seq, 1, |_, seq, prev| {
+            (build.take().expect("called once"))(seq, prev)
+        })?;
+        Ok(events.remove(0))
+    }
+
+    /// Appends `count` events in one transaction: all of them, or none (a
+    /// decision and the statement it produces). `build(i, seq, prev_hash)`
+    /// makes the `i`-th, linked to the one before; the snapshot kept is the
+    /// last one's.
+    pub fn append_many(
+        &mut self,
+        expected_seq: u64,
+        count: usize,
+        mut build: impl FnMut(usize, u64, &str) -> (Event, String),
+    ) -> Result<Vec<Event>, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -80,31 +97,40 @@ impl Store {
                 found: head,
             });
         }
-        let seq = head + 1;
-        let prev = read_meta("head_hash")?.unwrap_or_else(|| GENESIS_HASH.to_string());
-        let (event, snapshot) = build(seq, &prev);
-        debug_assert_eq!(event.seq, seq);
-        let body = crate::canonical::to_canonical_json(&event)
-            .map_err(|e| StoreError::Internal(format!("an event does not serialise: {e}")))?;
-        let body = String::from_utf8(body).expect("canonical JSON is UTF-8");
-        let id = event.id.to_string();
-        tx.execute(
-            "INSERT INTO events (seq, id, body) VALUES (?1, ?2, ?3)",
-            params![seq as i64, id, body],
-        )?;
-        tx.execute(
-            "INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)",
-            params![id, seq as i64],
-        )?;
-        for (key, value) in [
-            ("head_seq", seq.to_string()),
-            ("head_hash", event.hash.clone()),
-            (FOLD_SNAPSHOT, snapshot),
-        ] {
-            upsert_meta(&tx, key, &value)?;
+        let mut prev = read_meta("head_hash")?.unwrap_or_else(|| GENESIS_HASH.to_string());
+        let mut events = Vec::with_capacity(count);
+        let mut snapshot = String::new();
+        for i in 0..count {
+            let seq = head + 1 + i as u64;
+            let (event, fold) = build(i, seq, &prev);
+            debug_assert_eq!(event.seq, seq);
+            let body = crate::canonical::to_canonical_json(&event)
+                .map_err(|e| StoreError::Internal(format!("an event does not serialise: {e}")))?;
+            let body = String::from_utf8(body).expect("canonical JSON is UTF-8");
+            let id = event.id.to_string();
+            tx.execute(
+                "INSERT INTO events (seq, id, body) VALUES (?1, ?2, ?3)",
+                params![seq as i64, id, body],
+            )?;
+            tx.execute(
+                "INSERT INTO outbox (event_id, seq) VALUES (?1, ?2)",
+                params![id, seq as i64],
+            )?;
+            prev = event.hash.clone();
+            snapshot = fold;
+            events.push(event);
+        }
+        if let Some(last) = events.last() {
+            for (key, value) in [
+                ("head_seq", last.seq.to_string()),
+                ("head_hash", last.hash.clone()),
+                (FOLD_SNAPSHOT, snapshot),
+            ] {
+                upsert_meta(&tx, key, &value)?;
+            }
         }
         tx.commit()?;
-        Ok(event)
+        Ok(events)
     }
 
     /// The kept snapshot of the state fold, if any (see `state::LedgerFold`).

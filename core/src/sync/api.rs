@@ -67,6 +67,39 @@ impl Api {
         }
     }
 
+    /// `POST /v1/reports`: a compromise report (the JSON of a
+    /// `ReportUpload`), ahead of the ledger's upload.
+    pub(crate) fn report(&self, token: &str, body: Vec<u8>) -> HttpRequest {
+        HttpRequest {
+            method: Method::Post,
+            url: self.url("v1/reports").to_string(),
+            headers: vec![
+                Self::auth(token),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body,
+        }
+    }
+
+    /// `GET /v1/access`: whether access is blocked, and unblock decisions.
+    pub(crate) fn access(&self, token: &str) -> HttpRequest {
+        self.get(token, "v1/access")
+    }
+
+    /// `GET /v1/statements`: receipts of delivered statements.
+    pub(crate) fn statement_receipts(&self, token: &str) -> HttpRequest {
+        self.get(token, "v1/statements")
+    }
+
+    fn get(&self, token: &str, path: &str) -> HttpRequest {
+        HttpRequest {
+            method: Method::Get,
+            url: self.url(path).to_string(),
+            headers: vec![Self::auth(token)],
+            body: Vec::new(),
+        }
+    }
+
     /// `GET /v1/events`: the subject's events and receipts (restore).
     pub(crate) fn events(&self, token: &str) -> HttpRequest {
         HttpRequest {

@@ -304,6 +304,14 @@ pub struct SyncReport {
     pub stop: Option<StopReason>,
     /// A new policy version arrived in this pass.
     pub policy_updated_to: Option<i32>,
+    /// §5.7: compromise reports delivered in this pass, ahead of the upload.
+    pub reports_sent: i64,
+    /// §6.1.5, §10.4: written statements whose signed receipt of delivery
+    /// arrived (and was recorded) in this pass.
+    pub statements_delivered: i64,
+    /// §5.7: the Company's signed unblock decision arrived in this pass and
+    /// access is restored.
+    pub access_restored: bool,
 }
 
 #[cfg(test)]

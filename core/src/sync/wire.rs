@@ -117,6 +117,137 @@ pub struct EventsPage {
     pub receipts: Vec<Receipt>,
 }
 
+/// The [`StatementReceiptBody::format`] of statement receipts of this version.
+pub const STATEMENT_RECEIPT_FORMAT: &str = "altyn-consent-statement-receipt/1";
+const STATEMENT_RECEIPT_DOMAIN: &[u8] = b"altyn-consent/statement-receipt/v1\n";
+/// The [`UnblockBody::format`] of unblock decisions of this version.
+pub const UNBLOCK_FORMAT: &str = "altyn-consent-unblock/1";
+const UNBLOCK_DOMAIN: &[u8] = b"altyn-consent/unblock/v1\n";
+
+/// §6.1.5 "except in cases established by the law": processing that goes on
+/// after a withdrawal because the law requires it (e.g. records the lender
+/// must keep while a loan is outstanding).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct LegalHold {
+    /// The data categories (§2.3 ids) still processed.
+    pub categories: Vec<String>,
+    /// The legal basis, in words (the law and article).
+    pub basis: String,
+    /// Until when (`YYYY-MM-DD`), if the basis has an end.
+    pub until: Option<String>,
+}
+
+/// What the server attests on receiving a written statement: the Company
+/// received it, when, and what processing continues on a legal basis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementReceiptBody {
+    /// [`STATEMENT_RECEIPT_FORMAT`].
+    pub format: String,
+    /// Which server key signed.
+    pub key_id: String,
+    /// Whose statement: the subject the access token names.
+    pub subject: String,
+    /// The installation that sent it.
+    pub install_id: String,
+    /// The statement's id.
+    pub statement_id: Uuid,
+    /// The statement's hash ([`crate::statement::Statement::hash`]).
+    pub statement_hash: String,
+    /// The ledger event that carried it.
+    pub event_id: Uuid,
+    /// When the Company received it: UTC, RFC 3339 with milliseconds.
+    pub received_at: String,
+    /// Processing that continues on a legal basis despite a withdrawal
+    /// (empty for an objection, or when none does).
+    pub continuing: Vec<LegalHold>,
+}
+
+/// A signed receipt of delivery of a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementReceipt {
+    /// What the server attests.
+    pub body: StatementReceiptBody,
+    /// Base64 Ed25519 signature over the domain string and the canonical body.
+    pub signature: String,
+}
+
+/// `GET /v1/statements`: the receipts of the subject's delivered statements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementReceiptsPage {
+    /// Oldest first.
+    pub receipts: Vec<StatementReceipt>,
+}
+
+/// `POST /v1/reports`: a compromise report (§5.7), sent ahead of the
+/// ledger's upload so that the Company can block access at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportUpload {
+    /// The installation whose ledger holds the report.
+    pub install_id: String,
+    /// The report's ledger event (`compromise_reported`), as recorded.
+    pub event: Event,
+}
+
+/// The answer to a report: received, and the subject's access blocked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportAck {
+    /// The report's event id.
+    pub report_id: Uuid,
+    /// When the server received it first.
+    pub received_at: String,
+    /// Access is blocked pending the Company's review.
+    pub blocked: bool,
+}
+
+/// The Company's decision to restore a subject's access after reviewing its
+/// compromise reports (§5.7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnblockBody {
+    /// [`UNBLOCK_FORMAT`].
+    pub format: String,
+    /// Which server key signed.
+    pub key_id: String,
+    /// The decision's id.
+    pub decision_id: Uuid,
+    /// Whose access is restored.
+    pub subject: String,
+    /// The reports (their event ids) the decision closes.
+    pub reports: Vec<Uuid>,
+    /// When it was decided: UTC, RFC 3339 with milliseconds.
+    pub decided_at: String,
+}
+
+/// A signed unblock decision: the only thing that lifts a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnblockDecision {
+    /// What the Company decided.
+    pub body: UnblockBody,
+    /// Base64 Ed25519 signature over the domain string and the canonical body.
+    pub signature: String,
+}
+
+/// `GET /v1/access`: whether the subject's access is blocked, and the
+/// unblock decisions made so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessStatus {
+    /// Blocked pending the Company's review.
+    pub blocked: bool,
+    /// Reports not yet closed by a decision.
+    pub open_reports: Vec<Uuid>,
+    /// Every unblock decision for the subject, oldest first.
+    pub decisions: Vec<UnblockDecision>,
+}
+
 /// Every error the API answers, as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,7 +272,7 @@ pub enum SignatureError {
     /// it (or configure the right key).
     #[error("the {what} is not signed by a trusted key (key id {key_id})")]
     UnknownKey {
-        /// `receipt` or `policy`.
+        /// `receipt`, `policy`, `statement receipt` or `unblock decision`.
         what: &'static str,
         /// The key id it names.
         key_id: String,
@@ -227,6 +358,50 @@ impl Receipt {
             "receipt",
             &self.body.key_id,
             &signed_bytes(RECEIPT_DOMAIN, &self.body),
+            &self.signature,
+            keys,
+        )
+    }
+}
+
+impl StatementReceipt {
+    /// Signs `body` with the server's key.
+    pub fn sign(key: &SigningKey, body: StatementReceiptBody) -> StatementReceipt {
+        let signature = key.sign(&signed_bytes(STATEMENT_RECEIPT_DOMAIN, &body));
+        StatementReceipt {
+            body,
+            signature: BASE64.encode(signature.to_bytes()),
+        }
+    }
+
+    /// Checks the signature against the trusted server keys.
+    pub fn verify(&self, keys: &[VerifyingKey]) -> Result<(), SignatureError> {
+        verify(
+            "statement receipt",
+            &self.body.key_id,
+            &signed_bytes(STATEMENT_RECEIPT_DOMAIN, &self.body),
+            &self.signature,
+            keys,
+        )
+    }
+}
+
+impl UnblockDecision {
+    /// Signs `body` with the server's key.
+    pub fn sign(key: &SigningKey, body: UnblockBody) -> UnblockDecision {
+        let signature = key.sign(&signed_bytes(UNBLOCK_DOMAIN, &body));
+        UnblockDecision {
+            body,
+            signature: BASE64.encode(signature.to_bytes()),
+        }
+    }
+
+    /// Checks the signature against the trusted server keys.
+    pub fn verify(&self, keys: &[VerifyingKey]) -> Result<(), SignatureError> {
+        verify(
+            "unblock decision",
+            &self.body.key_id,
+            &signed_bytes(UNBLOCK_DOMAIN, &self.body),
             &self.signature,
             keys,
         )
