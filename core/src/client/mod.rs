@@ -26,6 +26,7 @@ use crate::sync::wire::Receipt;
 mod decisions;
 mod error;
 mod evidence;
+mod iso_export;
 mod observers;
 mod recover;
 mod sync;
