@@ -110,6 +110,19 @@ impl KeyStore {
     }
 }
 
+/// What `export` writes.
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// The verifiable export: the events, the policy texts they refer to,
+    /// and the server's signed receipts (`verify --export` checks it).
+    Ledger,
+    /// Consent records in the structure of ISO/IEC TS 27560:2023 and the
+    /// Kantara Consent Receipt v1.1 (JSON Schema:
+    /// core/schema/iso-27560-consent-records.schema.json).
+    #[value(name = "iso-27560")]
+    Iso27560,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Show the privacy policy, whole or one section.
@@ -158,10 +171,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write the whole history as verifiable JSON (stdout, or --out).
+    /// Write the whole history as JSON (stdout, or --out): the verifiable
+    /// export, or ISO/IEC TS 27560 consent records (--format iso-27560).
     Export {
         #[arg(long)]
         out: Option<PathBuf>,
+        /// What to write.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Ledger)]
+        format: ExportFormat,
     },
     /// Check everything the proof rests on: the hash chain, the state, the
     /// server's signed receipts (with the server's key) and every page of the
@@ -686,9 +703,12 @@ fn run_reading(cli: &Cli) -> Result<(), Failure> {
                 output::print_history(&events);
             }
         }
-        Command::Export { out } => {
+        Command::Export { out, format } => {
             let client = client.ok_or_else(|| no_store(cli))?;
-            let export = client.export()?;
+            let export = match format {
+                ExportFormat::Ledger => client.export()?,
+                ExportFormat::Iso27560 => client.export_iso27560()?,
+            };
             match out {
                 Some(path) => {
                     std::fs::write(path, &export).map_err(|e| {

@@ -2,7 +2,8 @@
 //!
 //! Modules, lowest first: [`canonical`] (the byte form hashes cover),
 //! [`policy`], [`permissions`], [`ledger`], [`store`], [`state`], [`sync`],
-//! [`proof`], [`client`]; [`error`] names the kinds of failure.
+//! [`proof`], [`iso27560`] (the ledger as ISO/IEC TS 27560 consent records),
+//! [`client`]; [`error`] names the kinds of failure.
 //! Imports flow one way: a module only uses the modules listed before it.
 
 #![deny(missing_docs)]
@@ -10,6 +11,7 @@
 pub mod canonical;
 pub mod client;
 pub mod error;
+pub mod iso27560;
 pub mod ledger;
 pub mod permissions;
 pub mod policy;

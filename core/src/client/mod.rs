@@ -28,6 +28,7 @@ mod company;
 mod decisions;
 mod error;
 mod evidence;
+mod iso_export;
 mod observers;
 mod recover;
 mod statements;
