@@ -223,6 +223,12 @@ pub enum EntryType {
     AccountLinked,
     /// The store was recovered after a loss; the consent stands.
     StoreRecovered,
+    /// §6.1.5, §10.4: the written statement of the withdrawal or objection
+    /// was drawn up (its hash is in the ledger).
+    StatementIssued,
+    /// The Company's signed receipt of delivery of that statement, with the
+    /// processing that continues on a legal basis.
+    StatementDelivered,
 }
 
 /// How a consent was expressed (Kantara `consentType`).
@@ -414,11 +420,36 @@ pub struct HistoryEntry {
     /// Why the store was recovered, for `store_recovered`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_reason: Option<String>,
+    /// The statement's id, for `statement_issued` and `statement_delivered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_id: Option<Uuid>,
+    /// The statement's hash, for `statement_issued` and `statement_delivered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_hash: Option<String>,
+    /// When the Company received the statement, for `statement_delivered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// Processing that continues on a legal basis despite the withdrawal
+    /// (§6.1.5), for `statement_delivered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continuing_processing: Option<Vec<ContinuingProcessing>>,
     /// BCP 47 tag of the text shown, for events that name one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     /// The signed receipts that acknowledge the event.
     pub receipts: Vec<ReceiptCoverage>,
+}
+
+/// Processing the Company continues on a legal basis after a withdrawal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContinuingProcessing {
+    /// The data categories (§2.3 ids) still processed.
+    pub pii_categories: Vec<String>,
+    /// The legal basis, in the Company's words.
+    pub lawful_basis: String,
+    /// Until when (`YYYY-MM-DD`), if the basis ends.
+    pub until: Option<String>,
 }
 
 /// An event that touches no consent record.
@@ -744,6 +775,17 @@ impl<'a> Builder<'a> {
                     WithdrawalScope::Permission(id) => {
                         self.permission_records.get(id).copied().into_iter().collect()
                     }
+                    WithdrawalScope::Purpose(clause) => self
+                        .permission_records
+                        .values()
+                        .copied()
+                        .filter(|&i| {
+                            self.records[i]
+                                .purposes
+                                .iter()
+                                .any(|p| &p.purpose_id == clause)
+                        })
+                        .collect(),
                     WithdrawalScope::All => self
                         .permission_records
                         .values()
@@ -753,6 +795,7 @@ impl<'a> Builder<'a> {
                 };
                 let scope_name = match scope {
                     WithdrawalScope::Permission(_) => "permission",
+                    WithdrawalScope::Purpose(_) => "purpose",
                     WithdrawalScope::All => "all",
                 };
                 for index in targets {
@@ -804,6 +847,61 @@ impl<'a> Builder<'a> {
                     self.push(index, entry);
                 }
             }
+            EventKind::StatementIssued {
+                statement,
+                statement_hash,
+            } => {
+                // The records whose history holds the decision it states.
+                let decided: Vec<Uuid> = statement.events.iter().map(|e| e.id).collect();
+                let targets = self.records_with(|h| decided.contains(&h.ledger_event.id));
+                if targets.is_empty() {
+                    self.other(event, "a written statement of a decision that touched no record");
+                }
+                for index in targets {
+                    let current = self.records[index].status;
+                    let mut entry = self.entry(event, EntryType::StatementIssued, current);
+                    entry.statement_id = Some(statement.id);
+                    entry.statement_hash = Some(statement_hash.clone());
+                    self.push(index, entry);
+                }
+            }
+            EventKind::StatementDelivered { receipt } => {
+                let id = receipt.body.statement_id;
+                let targets = self.records_with(|h| {
+                    h.entry_type == EntryType::StatementIssued && h.statement_id == Some(id)
+                });
+                if targets.is_empty() {
+                    self.other(event, "a receipt of delivery of a statement no record holds");
+                }
+                for index in targets {
+                    let current = self.records[index].status;
+                    let mut entry = self.entry(event, EntryType::StatementDelivered, current);
+                    entry.statement_id = Some(id);
+                    entry.statement_hash = Some(receipt.body.statement_hash.clone());
+                    entry.delivered_at = Some(receipt.body.received_at.clone());
+                    entry.continuing_processing = Some(
+                        receipt
+                            .body
+                            .continuing
+                            .iter()
+                            .map(|h| ContinuingProcessing {
+                                pii_categories: h.categories.clone(),
+                                lawful_basis: h.basis.clone(),
+                                until: h.until.clone(),
+                            })
+                            .collect(),
+                    );
+                    self.push(index, entry);
+                }
+            }
+            EventKind::CompromiseReported { .. } => self.other(
+                event,
+                "§5.7: the user reported unauthorised access or a breach; access blocked pending the Company's review (consents unchanged)",
+            ),
+            EventKind::AccessRestored { .. } => self.other(
+                event,
+                "§5.7: the Company restored access by a signed decision (consents unchanged)",
+            ),
             EventKind::StoreRecovered { reason, .. } => {
                 let open = self.open_records();
                 if open.is_empty() {
@@ -818,6 +916,13 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The records whose history holds an entry `matching`.
+    fn records_with(&self, matching: impl Fn(&HistoryEntry) -> bool) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&i| self.records[i].history.iter().any(&matching))
+            .collect()
     }
 
     /// The newest policy record, if its status is one of `statuses`.
@@ -894,6 +999,10 @@ impl<'a> Builder<'a> {
             previous_version: None,
             superseded_by: None,
             recovery_reason: None,
+            statement_id: None,
+            statement_hash: None,
+            delivered_at: None,
+            continuing_processing: None,
             locale: None,
             receipts: self.coverage(event.seq),
         }

@@ -195,7 +195,10 @@ fn a_journey_exports_valid_records_that_match_the_state() {
             EntryType::AccountLinked,
             EntryType::NoticeShown,
             EntryType::Objected,
-            EntryType::Withdrawn
+            // Each decision's written statement (§10.4, §6.1.5) follows it.
+            EntryType::StatementIssued,
+            EntryType::Withdrawn,
+            EntryType::StatementIssued,
         ]
     );
     let statuses: Vec<RecordStatus> = policy.history.iter().map(|e| e.status).collect();
@@ -206,16 +209,19 @@ fn a_journey_exports_valid_records_that_match_the_state() {
             RecordStatus::Given,
             RecordStatus::Given,
             RecordStatus::Objected,
-            RecordStatus::Withdrawn
+            RecordStatus::Objected,
+            RecordStatus::Withdrawn,
+            RecordStatus::Withdrawn,
         ]
     );
+    assert!(policy.history[4].statement_hash.is_some());
     assert_eq!(policy.history[1].account_id.as_deref(), Some("acct-42"));
     assert_eq!(policy.history[2].previous_version, Some(1));
     assert_eq!(
         policy.history[3].ledger_event.policy.version, 2,
         "the objection is to v2"
     );
-    assert_eq!(policy.history[4].withdrawal_scope.as_deref(), Some("all"));
+    assert_eq!(policy.history[5].withdrawal_scope.as_deref(), Some("all"));
     assert_eq!(policy.notice.version, 1);
     assert_eq!(policy.notice.hash, PolicyDocument::bundled().hash());
     assert_eq!(policy.language, "ru");
@@ -274,6 +280,7 @@ fn a_journey_exports_valid_records_that_match_the_state() {
             EntryType::Given,
             EntryType::OsStatusChanged,
             EntryType::Withdrawn,
+            EntryType::StatementIssued,
             EntryType::AccountLinked
         ]
     );
@@ -315,9 +322,12 @@ fn a_journey_exports_valid_records_that_match_the_state() {
     // A granted permission ends with the withdrawal of everything.
     let location = newest(&set, "location_approximate");
     assert_eq!(location.status, RecordStatus::Withdrawn);
+    let withdrawn = &location.history[location.history.len() - 2];
+    assert_eq!(withdrawn.withdrawal_scope.as_deref(), Some("all"));
     assert_eq!(
-        location.history.last().unwrap().withdrawal_scope.as_deref(),
-        Some("all")
+        location.history.last().unwrap().entry_type,
+        EntryType::StatementIssued,
+        "the statement of the withdrawal of everything names it"
     );
 
     // The OS status of a permission never decided, apart.

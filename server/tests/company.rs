@@ -129,6 +129,28 @@ async fn a_withdrawal_draws_up_a_statement_the_company_receipts_with_its_legal_h
     w.client.verify().unwrap();
     let export = w.client.export().unwrap();
     verify_export(export.as_bytes(), &[w.server.receipt_key]).unwrap();
+    // The ISO/IEC TS 27560 records carry the statement and its delivery,
+    // with the processing that continues, and validate against the schema.
+    let iso: serde_json::Value =
+        serde_json::from_str(&w.client.export_iso27560().unwrap()).unwrap();
+    assert_valid_iso(&iso);
+    let location = iso["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["permission"]["id"] == "location_approximate")
+        .expect("the location record");
+    let delivered = location["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["entryType"] == "statement_delivered")
+        .expect("the delivery is in the record's history");
+    assert_eq!(delivered["statementId"], s.id.as_str());
+    assert_eq!(
+        delivered["continuingProcessing"][0]["piiCategories"][0],
+        "iin"
+    );
     // A second pass asks for nothing more.
     let again = w.client.sync(&sync_config(&w.server)).await.unwrap();
     assert_eq!((again.statements_delivered, again.sent), (0, 0));
@@ -186,6 +208,20 @@ async fn an_objection_gives_a_mailto_to_the_address_the_policy_names() {
     assert!(s.delivered_at.is_some());
     assert!(s.continuing.is_empty());
     w.client.verify().unwrap();
+}
+
+fn assert_valid_iso(doc: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(include_str!(
+        "../../core/schema/iso-27560-consent-records.schema.json"
+    ))
+    .unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 async fn admin(
@@ -331,6 +367,19 @@ async fn a_compromise_report_goes_first_blocks_grants_and_only_a_signed_unblock_
     assert!(state.can_proceed);
     w.client.set_permission("camera", true).unwrap();
     w.client.verify().unwrap();
+    let iso: serde_json::Value =
+        serde_json::from_str(&w.client.export_iso27560().unwrap()).unwrap();
+    assert_valid_iso(&iso);
+    let kinds: Vec<&str> = iso["otherEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["ledgerEvent"]["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"compromise_reported") && kinds.contains(&"access_restored"),
+        "{kinds:?}"
+    );
     let export = w.client.export().unwrap();
     verify_export(export.as_bytes(), &[w.server.receipt_key]).unwrap();
 }
