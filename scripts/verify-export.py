@@ -73,6 +73,54 @@ def check_receipts(export, keys):
     return 0
 
 
+def check_documents(export, keys):
+    """What the ledger itself carries as proof (as the core's
+    check_signed_events): each written statement against the hash it records
+    and the events it names; each receipt of delivery and unblock decision
+    signed by a trusted key and naming a statement or report of this ledger."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    trusted = {hashlib.sha256(k).hexdigest()[:16]: Ed25519PublicKey.from_public_bytes(k) for k in keys}
+    seen = []
+    for event in export["events"]:
+        kind = event["kind"]
+        where = f"event #{event['seq']} ({event['id']})"
+        if kind["type"] == "statement_issued":
+            st = kind["statement"]
+            if domain_hash("altyn-consent/statement/v1", st) != kind["statement_hash"]:
+                return fail(f"{where}: its statement does not match the statement hash it records")
+            for ref in st["events"]:
+                if not any(e["id"] == ref["id"] and e["seq"] == ref["seq"] and e["hash"] == ref["hash"] for e in seen):
+                    return fail(f"{where}: its statement rests on event #{ref['seq']} which the ledger does not hold as named")
+        elif kind["type"] in ("statement_delivered", "access_restored"):
+            doc = kind["receipt"] if kind["type"] == "statement_delivered" else kind["decision"]
+            domain = b"altyn-consent/statement-receipt/v1\n" if kind["type"] == "statement_delivered" else b"altyn-consent/unblock/v1\n"
+            key = trusted.get(doc["body"]["key_id"])
+            if key is None:
+                return fail(f"{where}: its signed document is not signed by a trusted server key")
+            try:
+                key.verify(base64.b64decode(doc["signature"]), domain + canonical(doc["body"]))
+            except (InvalidSignature, ValueError):
+                return fail(f"{where}: its signed document does not verify: it was altered or forged")
+            body = doc["body"]
+            if kind["type"] == "statement_delivered":
+                ok = any(
+                    e["kind"]["type"] == "statement_issued"
+                    and e["kind"]["statement"]["id"] == body["statement_id"]
+                    and e["kind"]["statement_hash"] == body["statement_hash"]
+                    and e["id"] == body["event_id"]
+                    for e in seen
+                )
+            else:
+                reports = {e["id"] for e in seen if e["kind"]["type"] == "compromise_reported"}
+                ok = bool(body["reports"]) and all(r in reports for r in body["reports"])
+            if not ok:
+                return fail(f"{where}: its signed document names a statement or report the ledger does not hold")
+        seen.append(event)
+    return 0
+
+
 def main(path, keys):
     with open(path, encoding="utf-8") as f:
         export = json.load(f)
@@ -105,10 +153,17 @@ def main(path, keys):
     if export["subject"] != subject:
         return fail(f"it names subject {export['subject']!r} and its ledger is {subject!r}'s")
     receipts = export.get("receipts", [])
-    if receipts and not keys:
-        print(f"the export carries {len(receipts)} signed receipt(s): pass --server-key to check them", file=sys.stderr)
+    signed_docs = sum(e["kind"]["type"] in ("statement_delivered", "access_restored") for e in export["events"])
+    if (receipts or signed_docs) and not keys:
+        print(
+            f"the export carries {len(receipts)} signed receipt(s) and {signed_docs} signed document(s): "
+            "pass --server-key to check them",
+            file=sys.stderr,
+        )
         return 2
     if check_receipts(export, keys):
+        return 1
+    if check_documents(export, keys):
         return 1
     acked = {a["seq"] for r in receipts for a in r["body"]["acknowledged"]}
     kinds = ", ".join(e["kind"]["type"] for e in export["events"])

@@ -317,6 +317,54 @@ impl ConsentCore {
         Ok(self.client.withdraw_all()?)
     }
 
+    /// §6.1.5: withdraws the consent for one purpose (a §4.2 clause id such
+    /// as `4.2.5`): every permission consented to for it.
+    pub fn withdraw_purpose(&self, purpose: String) -> Result<ConsentState> {
+        Ok(self.client.withdraw_purpose(&purpose)?)
+    }
+
+    /// §6.1.5, §10.4: the written statements each withdrawal and objection
+    /// drew up, oldest first: Russian text and Markdown to show or share
+    /// (the platform share sheet), canonical JSON, a `mailto:` link to the
+    /// address the policy names, and the Company's receipt of delivery
+    /// once sync brought it (with any processing that continues on a
+    /// legal basis). A read.
+    pub fn statements(&self) -> Result<Vec<core::client::StatementInfo>> {
+        Ok(self.client.statements()?)
+    }
+
+    /// One statement by id.
+    pub fn statement(&self, id: String) -> Result<core::client::StatementInfo> {
+        Ok(self.client.statement(&id)?)
+    }
+
+    /// §5.7: the user reports unauthorised access or a suspected breach.
+    /// Access is blocked (`ConsentState.access_blocked`) pending the
+    /// Company's review; new grants fail with `AccessBlocked`; the next
+    /// sync sends the report first, and a later one brings the Company's
+    /// signed unblock decision. `details` are the user's words (may be
+    /// empty, at most 4,000 characters).
+    pub fn report_compromise(
+        &self,
+        concern: core::ledger::Concern,
+        details: String,
+    ) -> Result<ConsentState> {
+        Ok(self.client.report_compromise(concern, &details)?)
+    }
+
+    /// The device's offset from UTC in seconds (e.g. 18000), so that
+    /// statements also give the local time; call after open and when the
+    /// time zone changes. `None`: UTC only.
+    pub fn set_utc_offset(&self, seconds: Option<i32>) {
+        self.client.set_utc_offset(seconds)
+    }
+
+    /// The ledger as ISO/IEC TS 27560 consent records (JSON; the schema is
+    /// `core/schema/iso-27560-consent-records.schema.json`). A read.
+    pub fn export_iso27560(&self) -> Result<String> {
+        Ok(self.client.export_iso27560()?)
+    }
+
     /// Links the installation to the user's account (after login).
     pub fn link_account(&self, account_id: String) -> Result<ConsentState> {
         Ok(self.client.link_account(&account_id)?)

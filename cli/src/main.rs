@@ -124,6 +124,33 @@ enum ExportFormat {
 }
 
 #[derive(Subcommand)]
+enum StatementsCommand {
+    /// Every statement, oldest first, with its delivery.
+    List,
+    /// One statement.
+    Show {
+        /// The statement's id (from `statements list`).
+        id: String,
+        #[arg(long, value_enum, default_value_t = StatementFormat::Text)]
+        format: StatementFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StatementFormat {
+    Text,
+    Markdown,
+    Json,
+    Mailto,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConcernArg {
+    UnauthorizedAccess,
+    ConfidentialityBreach,
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Show the privacy policy, whole or one section.
     Policy {
@@ -157,6 +184,24 @@ enum Command {
     },
     /// Withdraw every consent, the policy's included (§6.1.5).
     WithdrawAll,
+    /// Withdraw the consent for one purpose, a §4.2 clause id such as 4.2.5
+    /// (§6.1.5): every permission allowed for it.
+    WithdrawPurpose { purpose: String },
+    /// The written statements (§6.1.5 withdrawals, §10.4 objections): list
+    /// them, or show one as text, Markdown, JSON or a mailto link.
+    Statements {
+        #[command(subcommand)]
+        command: StatementsCommand,
+    },
+    /// Report unauthorised access or a suspected breach of your data
+    /// (§5.7): access is blocked until the Company restores it.
+    ReportCompromise {
+        #[arg(long, value_enum)]
+        concern: ConcernArg,
+        /// What happened, in your own words (optional).
+        #[arg(long, default_value = "")]
+        details: String,
+    },
     /// Report what the operating system says about a permission.
     OsStatus {
         /// Permission id, e.g. camera (see `permission list`).
@@ -540,6 +585,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         | Command::History { .. }
         | Command::Export { .. }
         | Command::Verify { .. }
+        | Command::Statements { .. }
         | Command::Permission {
             command: PermissionCommand::List { .. },
         } => run_reading(&cli),
@@ -664,6 +710,67 @@ fn run_reading(cli: &Cli) -> Result<(), Failure> {
             };
             output::print_catalog(&catalog, &policy_for(locale), locale)
         }
+        Command::Statements { command } => match command {
+            StatementsCommand::List => {
+                let statements = match &client {
+                    Some(client) => client.statements()?,
+                    None => Vec::new(),
+                };
+                if statements.is_empty() {
+                    println!("no statements yet (withdrawals and objections draw them up)");
+                }
+                for st in statements {
+                    let delivery = match &st.delivered_at {
+                        Some(at) if st.continuing.is_empty() => format!("received by the Company at {at}"),
+                        Some(at) => format!(
+                            "received by the Company at {at}; {} processing(s) continue on a legal basis",
+                            st.continuing.len()
+                        ),
+                        None => "not delivered yet (goes with the next sync)".into(),
+                    };
+                    println!(
+                        "{}  #{:<4} {}  {}  {}",
+                        st.id, st.seq, st.issued_at, st.title, delivery
+                    );
+                }
+            }
+            StatementsCommand::Show { id, format } => {
+                let Some(client) = &client else {
+                    return Err(Failure::new(
+                        exit::RULES,
+                        format!("no statement {id:?}: nothing has been recorded yet"),
+                    ));
+                };
+                let st = client.statement(id)?;
+                match format {
+                    StatementFormat::Text => print!("{}", st.text),
+                    StatementFormat::Markdown => print!("{}", st.markdown),
+                    StatementFormat::Json => println!("{}", st.json),
+                    StatementFormat::Mailto => println!("{}", st.mailto),
+                }
+                if !matches!(format, StatementFormat::Json | StatementFormat::Mailto) {
+                    match &st.delivered_at {
+                        Some(at) => {
+                            println!("\nПолучено Компанией: {at}");
+                            for hold in &st.continuing {
+                                println!(
+                                    "Обработка продолжается на законном основании: {} ({}){}",
+                                    hold.categories.join(", "),
+                                    hold.basis,
+                                    hold.until
+                                        .as_deref()
+                                        .map(|u| format!(", до {u}"))
+                                        .unwrap_or_default()
+                                );
+                            }
+                        }
+                        None => {
+                            println!("\n(ещё не доставлено: уйдёт со следующей синхронизацией)")
+                        }
+                    }
+                }
+            }
+        },
         Command::Status { json } => {
             let Some(client) = &client else {
                 if *json {
@@ -805,6 +912,7 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
             let doc = client.policy(locale);
             let state = client.object_to_policy(doc.version, &doc.hash(), &doc.locale)?;
             println!("objection to {} version {} recorded", doc.id, doc.version);
+            print_new_statement(&client)?;
             println!(
                 "policy: {}",
                 altyn_consent_core::describe_policy_status(&state.policy)
@@ -818,7 +926,8 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                 output::print_permission(&client.set_permission(name, false)?, name)
             }
             PermissionCommand::Withdraw { name } => {
-                output::print_permission(&client.withdraw(name)?, name)
+                output::print_permission(&client.withdraw(name)?, name);
+                print_new_statement(&client)?;
             }
             PermissionCommand::List { .. } => unreachable!("a reading command"),
         },
@@ -828,6 +937,33 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
                 "every consent withdrawn; policy: {}",
                 altyn_consent_core::describe_policy_status(&state.policy)
             );
+            print_new_statement(&client)?;
+        }
+        Command::WithdrawPurpose { purpose } => {
+            let state = client.withdraw_purpose(purpose)?;
+            for p in state.permissions.iter().filter(|p| {
+                p.consent == altyn_consent_core::UserConsent::Withdrawn
+                    && p.consented_purposes.contains(purpose)
+            }) {
+                println!("{}: withdrawn", p.id);
+            }
+            print_new_statement(&client)?;
+        }
+        Command::ReportCompromise { concern, details } => {
+            let concern = match concern {
+                ConcernArg::UnauthorizedAccess => {
+                    altyn_consent_core::ledger::Concern::UnauthorizedAccess
+                }
+                ConcernArg::ConfidentialityBreach => {
+                    altyn_consent_core::ledger::Concern::ConfidentialityBreach
+                }
+            };
+            let state = client.report_compromise(concern, details)?;
+            let since = state.access_blocked.map(|b| b.since).unwrap_or_default();
+            println!(
+                "report recorded (§5.7); access blocked since {since} pending the Company's review"
+            );
+            println!("the next `sync` sends the report first; a later one brings the Company's signed decision");
         }
         Command::OsStatus { permission, status } => {
             let status: OsStatus =
@@ -868,6 +1004,24 @@ fn run_with_store(cli: &Cli) -> Result<(), Failure> {
             );
         }
         _ => unreachable!("handled by run or run_reading"),
+    }
+    Ok(())
+}
+
+/// Prints the statement the last decision drew up, and how to send it.
+fn print_new_statement(client: &ConsentClient) -> Result<(), Failure> {
+    if let Some(st) = client.statements()?.pop() {
+        println!(
+            "written statement {} drawn up for {} (§{}); it goes to the Company with the next sync",
+            st.id,
+            st.recipient,
+            st.kind.clause()
+        );
+        println!("  read it:  altyn-consent statements show {}", st.id);
+        println!(
+            "  mail it:  altyn-consent statements show {} --format mailto",
+            st.id
+        );
     }
     Ok(())
 }

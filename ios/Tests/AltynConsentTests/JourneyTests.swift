@@ -46,7 +46,29 @@ final class JourneyTests: XCTestCase {
         XCTAssertEqual(consent.state, withdrawn)
         let report = try await consent.verify()
         XCTAssertTrue(report.fileIntegrityOk)
-        XCTAssertEqual(report.events, 6)
+        // Five decisions, the withdrawal and its written statement (§6.1.5).
+        XCTAssertEqual(report.events, 7)
+        let statements = try await consent.statements()
+        XCTAssertEqual(statements.count, 1)
+        XCTAssertEqual(statements.first?.kind, .withdrawal)
+        XCTAssertTrue(statements.first?.mailto.hasPrefix("mailto:info-procredit@prozaimy.kz?") ?? false)
+        XCTAssertNotNil(statements.first?.issuedAtLocal, "the device's offset gives local time")
+        XCTAssertNotNil(URL(string: statements.first?.mailto ?? ""), "the mailto link opens as a URL")
+    }
+
+    func testACompromiseReportBlocksGrantsWithTheirOwnFailure() async throws {
+        let consent = try await AltynConsentClient.open(directory: try temporaryDirectory(), app: testApp, keys: MemoryKeys())
+        try await consent.accept(await consent.policy(locale: "ru"), ageConfirmed: true)
+        let blocked = try await consent.reportCompromise(.unauthorizedAccess, details: "")
+        XCTAssertNotNil(blocked.accessBlocked)
+        XCTAssertFalse(blocked.canProceed)
+        do {
+            try await consent.setPermission("camera", granted: true)
+            XCTFail("a grant while blocked")
+        } catch let failure as ConsentFailure {
+            XCTAssertEqual(failure.coreName, "AccessBlocked")
+        }
+        try await consent.setPermission("camera", granted: false)
     }
 
     func testAReopenedStoreKeepsEveryDecision() async throws {
@@ -79,19 +101,26 @@ final class JourneyTests: XCTestCase {
             try await consent.reportOsStatus("notifications", .denied)
             try await consent.withdraw("camera")
             let events = consent.state.events
-            XCTAssertEqual(events, 7)
+            XCTAssertEqual(events, 8, "seven decisions and the withdrawal's written statement")
 
-            // Every event acknowledged under a verified, signed receipt.
+            // Every event acknowledged under a verified, signed receipt; the
+            // Company's receipt of delivery of the statement is recorded and
+            // uploaded in the same pass.
             let report = try await consent.sync(settings: settings, tokens: StaticTokens("token-1"))
-            XCTAssertEqual(report.acknowledged, events)
+            XCTAssertEqual(report.statementsDelivered, 1)
+            let total = events + 1
+            XCTAssertEqual(consent.state.events, total)
+            XCTAssertEqual(report.acknowledged, total)
             XCTAssertEqual(report.pending, 0)
             XCTAssertNil(report.stop)
             let receipts = try await consent.receipts()
-            XCTAssertEqual(receipts.count, 1)
-            XCTAssertEqual(receipts.first?.headEvents, events)
-            XCTAssertEqual(receipts.first?.headHash, consent.state.headHash)
-            XCTAssertEqual(receipts.first?.acknowledgedSeqs, Array(1...events))
-            XCTAssertFalse(receipts.first?.signature.isEmpty ?? true)
+            XCTAssertEqual(receipts.count, 2)
+            XCTAssertEqual(receipts.last?.headEvents, total)
+            XCTAssertEqual(receipts.last?.headHash, consent.state.headHash)
+            XCTAssertEqual(receipts.flatMap(\.acknowledgedSeqs), Array(1...total))
+            XCTAssertFalse(receipts.contains { $0.signature.isEmpty })
+            let statements = try await consent.statements()
+            XCTAssertNotNil(statements.first?.deliveredAt)
 
             // Exactly once: a second pass sends nothing.
             let again = try await consent.sync(settings: settings, tokens: StaticTokens("token-1"))
@@ -99,16 +128,16 @@ final class JourneyTests: XCTestCase {
             XCTAssertEqual(again.acknowledged, 0)
             let status = try await consent.syncStatus()
             XCTAssertEqual(status.pending, 0)
-            XCTAssertEqual(status.acknowledged, events)
+            XCTAssertEqual(status.acknowledged, total)
 
             // Proof on the app's side: the ledger verifies, the export too.
             let verified = try await consent.verify()
             XCTAssertTrue(verified.fileIntegrityOk)
-            XCTAssertEqual(verified.events, events)
-            XCTAssertEqual(verified.receipts, 1)
-            XCTAssertEqual(verified.acknowledged, events)
+            XCTAssertEqual(verified.events, total)
+            XCTAssertEqual(verified.receipts, 2)
+            XCTAssertEqual(verified.acknowledged, total)
             let export = try await consent.export()
-            XCTAssertEqual(try verifyExport(json: export, serverKeys: settings.serverKeys), events)
+            XCTAssertEqual(try verifyExport(json: export, serverKeys: settings.serverKeys), total)
             // The export's receipts need the server key to be checked.
             XCTAssertThrowsError(try verifyExport(json: export, serverKeys: [])) { error in
                 guard case ConsentError.SyncSetup = error else { return XCTFail("\(error)") }
@@ -118,7 +147,8 @@ final class JourneyTests: XCTestCase {
                 history.map(\.kind),
                 [
                     "policy_accepted", "permission_decided", "os_status_changed", "permission_decided",
-                    "permission_decided", "os_status_changed", "consent_withdrawn",
+                    "permission_decided", "os_status_changed", "consent_withdrawn", "statement_issued",
+                    "statement_delivered",
                 ])
             let version = coreVersion()
             XCTAssertTrue(history.allSatisfy { $0.json.contains("\"core_version\":\"\(version)\"") })

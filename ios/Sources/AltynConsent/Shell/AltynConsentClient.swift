@@ -54,7 +54,8 @@ public final class AltynConsentClient: Sendable {
         let client = try await offMain {
             try AltynConsentClient(
                 core: ConsentCore.open(
-                    config: OpenConfig(dataDir: directory.path, app: app, serverKeys: serverKeys), keyProvider: keys))
+                    config: OpenConfig(dataDir: directory.path, app: app, serverKeys: serverKeys), keyProvider: keys
+                ).withLocalTime())
         }
         excludeFromBackup(directory)
         return client
@@ -73,7 +74,7 @@ public final class AltynConsentClient: Sendable {
         let config = OpenConfig(dataDir: directory.path, app: app, serverKeys: serverKeys ?? settings?.serverKeys ?? [])
         do {
             let core = try await ConsentCore.recover(config: config, keyProvider: keys, settings: settings, tokens: tokens)
-            let client = try AltynConsentClient(core: core)
+            let client = try AltynConsentClient(core: core.withLocalTime())
             excludeFromBackup(directory)
             return client
         } catch let error as ConsentError {
@@ -151,6 +152,29 @@ public final class AltynConsentClient: Sendable {
     public func withdrawAll() async throws -> ConsentState {
         try await offMain { try self.core.withdrawAll() }
     }
+
+    /// §6.1.5: withdraws the consent for one purpose (a §4.2 clause id such as `4.2.5`).
+    @discardableResult
+    public func withdrawPurpose(_ purpose: String) async throws -> ConsentState {
+        try await offMain { try self.core.withdrawPurpose(purpose: purpose) }
+    }
+
+    /// §6.1.5, §10.4: the written statements each withdrawal and objection
+    /// drew up: `text`/`markdown` to show or share (a `UIActivityViewController`
+    /// with `text`), `mailto` to open with `UIApplication.open`, and the
+    /// Company's receipt of delivery once sync brought it.
+    public func statements() async throws -> [StatementInfo] { try await offMain { try self.core.statements() } }
+
+    /// §5.7: reports unauthorised access or a suspected breach. Access is
+    /// blocked (`state.accessBlocked`) until the Company's signed unblock
+    /// arrives by `sync`; new grants throw `ConsentFailure.accessBlocked`.
+    @discardableResult
+    public func reportCompromise(_ concern: Concern, details: String) async throws -> ConsentState {
+        try await offMain { try self.core.reportCompromise(concern: concern, details: details) }
+    }
+
+    /// The ledger as ISO/IEC TS 27560 consent records (JSON).
+    public func exportIso27560() async throws -> String { try await offMain { try self.core.exportIso27560() } }
 
     @discardableResult
     public func linkAccount(_ accountId: String) async throws -> ConsentState {
@@ -279,5 +303,13 @@ final class StateBroadcast: StateObserver, @unchecked Sendable {
         lock.lock()
         continuations[id] = nil
         lock.unlock()
+    }
+}
+
+extension ConsentCore {
+    /// Statements give the device's local time too (§6.1.5: "when").
+    fileprivate func withLocalTime() -> ConsentCore {
+        setUtcOffset(seconds: Int32(TimeZone.current.secondsFromGMT()))
+        return self
     }
 }

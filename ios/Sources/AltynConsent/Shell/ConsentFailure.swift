@@ -27,6 +27,8 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
     case invalidRequest(String)
     /// Restore needs an empty store, and this one holds events.
     case storeNotEmpty(String)
+    /// §5.7: access is blocked pending the Company's review of a compromise report; nothing can be granted.
+    case accessBlocked(String)
     /// The ledger, its receipts or an export does not check out: it was altered.
     case verificationFailed(String)
     /// Sync settings, the server keys or the access token are wrong.
@@ -53,6 +55,7 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
         case let .PolicyNotAccepted(reason): self = .policyNotAccepted(reason)
         case let .InvalidRequest(reason): self = .invalidRequest(reason)
         case let .StoreNotEmpty(reason): self = .storeNotEmpty(reason)
+        case let .AccessBlocked(reason): self = .accessBlocked(reason)
         case let .VerificationFailed(reason): self = .verificationFailed(reason)
         case let .SyncSetup(reason): self = .syncSetup(reason)
         case let .Network(reason): self = .network(reason)
@@ -77,6 +80,7 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
         case .policyNotAccepted: return "PolicyNotAccepted"
         case .invalidRequest: return "InvalidRequest"
         case .storeNotEmpty: return "StoreNotEmpty"
+        case .accessBlocked: return "AccessBlocked"
         case .verificationFailed: return "VerificationFailed"
         case .syncSetup: return "SyncSetup"
         case .network: return "Network"
@@ -89,7 +93,7 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case let .noStoreYet(m), let .storeMissing(m), let .storeDamaged(m), let .keyLost(m), let .keyLocked(m), let .storeTooNew(m),
-            let .storageFailed(m), let .ageNotConfirmed(m), let .policyNotAccepted(m), let .invalidRequest(m), let .storeNotEmpty(m),
+            let .storageFailed(m), let .ageNotConfirmed(m), let .policyNotAccepted(m), let .invalidRequest(m), let .storeNotEmpty(m), let .accessBlocked(m),
             let .verificationFailed(m), let .syncSetup(m), let .network(m), let .serverRejected(m), let .internal(m),
             let .stalePolicy(m, _):
             return m

@@ -13,6 +13,7 @@ import kz.altyncoin.consent.KeyProvider
 import kz.altyncoin.consent.OpenConfig
 import kz.altyncoin.consent.StateObserver
 import kz.altyncoin.consent.TokenProvider
+import kz.altyncoin.consent.core.Concern
 import kz.altyncoin.consent.core.ConsentState
 import kz.altyncoin.consent.core.HistoryEntry
 import kz.altyncoin.consent.core.OsStatus
@@ -21,6 +22,7 @@ import kz.altyncoin.consent.core.PolicyDiff
 import kz.altyncoin.consent.core.PolicyText
 import kz.altyncoin.consent.core.ReceiptInfo
 import kz.altyncoin.consent.core.RecoveryReport
+import kz.altyncoin.consent.core.StatementInfo
 import kz.altyncoin.consent.core.SyncReport
 import kz.altyncoin.consent.core.SyncSettings
 import kz.altyncoin.consent.core.SyncStatus
@@ -74,7 +76,7 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
             serverKeys: List<String> = emptyList(),
             io: CoroutineDispatcher = Dispatchers.IO,
         ): AltynConsent = withContext(io) {
-            wrap(translated { ConsentCore.open(OpenConfig(dataDir.path, app, serverKeys), keys) }, io)
+            wrap(translated { ConsentCore.open(OpenConfig(dataDir.path, app, serverKeys), keys) }.withLocalTime(), io)
         }
 
         /**
@@ -93,7 +95,13 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
             serverKeys: List<String> = settings?.serverKeys ?: emptyList(),
             io: CoroutineDispatcher = Dispatchers.IO,
         ): AltynConsent = withContext(io) {
-            wrap(translated { ConsentCore.recover(OpenConfig(dataDir.path, app, serverKeys), keys, settings, tokens) }, io)
+            wrap(translated { ConsentCore.recover(OpenConfig(dataDir.path, app, serverKeys), keys, settings, tokens) }.withLocalTime(), io)
+        }
+
+        /** Statements give the device's local time too (§6.1.5: "when"). */
+        private fun ConsentCore.withLocalTime(): ConsentCore = apply {
+            val offsetMillis = java.util.TimeZone.getDefault().getOffset(System.currentTimeMillis())
+            setUtcOffset(java.util.concurrent.TimeUnit.MILLISECONDS.toSeconds(offsetMillis.toLong()).toInt())
         }
 
         /** The facade over an open [core]; the core is closed if that fails. */
@@ -142,6 +150,27 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
 
     /** §6.1.5: withdraws every consent; the app returns to the policy screen. */
     public suspend fun withdrawAll(): ConsentState = call { core.withdrawAll() }
+
+    /** §6.1.5: withdraws the consent for one purpose (a §4.2 clause id such as `4.2.5`). */
+    public suspend fun withdrawPurpose(purpose: String): ConsentState = call { core.withdrawPurpose(purpose) }
+
+    /**
+     * §6.1.5, §10.4: the written statements each withdrawal and objection drew
+     * up: [StatementInfo.text] / [StatementInfo.markdown] to show or share
+     * (see `StatementIntents` in the android package), [StatementInfo.mailto] to send, and the Company's
+     * receipt of delivery once sync brought it.
+     */
+    public suspend fun statements(): List<StatementInfo> = call { core.statements() }
+
+    /**
+     * §5.7: reports unauthorised access or a suspected breach. Access is
+     * blocked ([ConsentState.accessBlocked]) until the Company's signed
+     * unblock arrives by [sync]; new grants fail with [ConsentFailure.AccessBlocked].
+     */
+    public suspend fun reportCompromise(concern: Concern, details: String): ConsentState = call { core.reportCompromise(concern, details) }
+
+    /** The ledger as ISO/IEC TS 27560 consent records (JSON). */
+    public suspend fun exportIso27560(): String = call { core.exportIso27560() }
 
     /** Links the installation to the signed-in account. */
     public suspend fun linkAccount(accountId: String): ConsentState = call { core.linkAccount(accountId) }

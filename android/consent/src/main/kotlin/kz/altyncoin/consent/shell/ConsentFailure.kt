@@ -44,6 +44,9 @@ public sealed class ConsentFailure(message: String, cause: Throwable) : Exceptio
     /** Restore needs an empty store, and this one holds events. */
     public class StoreNotEmpty(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
+    /** §5.7: access is blocked pending the Company's review of a compromise report; nothing can be granted. */
+    public class AccessBlocked(message: String, cause: Throwable) : ConsentFailure(message, cause)
+
     /** The ledger, its receipts or an export does not check out: it was altered. */
     public class VerificationFailed(message: String, cause: Throwable) : ConsentFailure(message, cause)
 
@@ -76,6 +79,7 @@ public fun ConsentException.toFailure(): ConsentFailure = when (this) {
     is ConsentException.PolicyNotAccepted -> ConsentFailure.PolicyNotAccepted(reason, this)
     is ConsentException.InvalidRequest -> ConsentFailure.InvalidRequest(reason, this)
     is ConsentException.StoreNotEmpty -> ConsentFailure.StoreNotEmpty(reason, this)
+    is ConsentException.AccessBlocked -> ConsentFailure.AccessBlocked(reason, this)
     is ConsentException.VerificationFailed -> ConsentFailure.VerificationFailed(reason, this)
     is ConsentException.SyncSetup -> ConsentFailure.SyncSetup(reason, this)
     is ConsentException.Network -> ConsentFailure.Network(reason, this)

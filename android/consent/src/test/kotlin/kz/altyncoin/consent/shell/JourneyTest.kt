@@ -59,17 +59,24 @@ class JourneyTest {
 
                 // Sync: every event acknowledged under a verified, signed receipt.
                 val events = consent.state.value.events
-                assertEquals(7L, events)
+                assertEquals(8L, events, "seven decisions and the withdrawal's written statement")
                 val report = consent.sync(server.settings(), StaticTokens("token-1"))
-                assertEquals(events, report.acknowledged)
+                // The Company's receipt of delivery of the statement is
+                // recorded and uploaded in the same pass: one event more.
+                assertEquals(1L, report.statementsDelivered)
+                val total = events + 1
+                assertEquals(total, consent.state.value.events)
+                assertEquals(total, report.acknowledged)
                 assertEquals(0L, report.pending)
                 assertEquals(null, report.stop)
                 val receipts = consent.receipts()
-                assertEquals(1, receipts.size)
-                assertEquals(events, receipts.single().headEvents)
-                assertEquals(consent.state.value.headHash, receipts.single().headHash)
-                assertEquals((1L..events).toList(), receipts.single().acknowledgedSeqs)
-                assertTrue(receipts.single().signature.isNotBlank())
+                assertEquals(2, receipts.size)
+                assertEquals(total, receipts.last().headEvents)
+                assertEquals(consent.state.value.headHash, receipts.last().headHash)
+                assertEquals((1L..total).toList(), receipts.flatMap { it.acknowledgedSeqs })
+                assertTrue(receipts.all { it.signature.isNotBlank() })
+                val statement = consent.statements().single()
+                assertTrue(statement.deliveredAt != null)
 
                 // Exactly once: a second pass sends nothing.
                 val again = consent.sync(server.settings(), StaticTokens("token-1"))
@@ -77,15 +84,15 @@ class JourneyTest {
                 assertEquals(0L, again.acknowledged)
                 val status = consent.syncStatus()
                 assertEquals(0L, status.pending)
-                assertEquals(events, status.acknowledged)
+                assertEquals(total, status.acknowledged)
 
                 // Proof on the app's side: the ledger verifies, the export too.
                 val verified = consent.verify()
                 assertTrue(verified.fileIntegrityOk)
-                assertEquals(events, verified.events)
-                assertEquals(1L, verified.receipts)
-                assertEquals(events, verified.acknowledged)
-                assertEquals(events, verifyExport(consent.export(), server.settings().serverKeys))
+                assertEquals(total, verified.events)
+                assertEquals(2L, verified.receipts)
+                assertEquals(total, verified.acknowledged)
+                assertEquals(total, verifyExport(consent.export(), server.settings().serverKeys))
                 // The export's receipts need the server key to be checked.
                 assertThrows<kz.altyncoin.consent.ConsentException.SyncSetup> { verifyExport(consent.export(), emptyList()) }
                 assertEquals(
@@ -97,6 +104,8 @@ class JourneyTest {
                         "permission_decided",
                         "os_status_changed",
                         "consent_withdrawn",
+                        "statement_issued",
+                        "statement_delivered",
                     ),
                     consent.history().map { it.kind },
                 )
