@@ -93,8 +93,8 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case let .noStoreYet(m), let .storeMissing(m), let .storeDamaged(m), let .keyLost(m), let .keyLocked(m), let .storeTooNew(m),
-            let .storageFailed(m), let .ageNotConfirmed(m), let .policyNotAccepted(m), let .invalidRequest(m), let .storeNotEmpty(m), let .accessBlocked(m),
-            let .verificationFailed(m), let .syncSetup(m), let .network(m), let .serverRejected(m), let .internal(m),
+            let .storageFailed(m), let .ageNotConfirmed(m), let .policyNotAccepted(m), let .invalidRequest(m), let .storeNotEmpty(m),
+            let .accessBlocked(m), let .verificationFailed(m), let .syncSetup(m), let .network(m), let .serverRejected(m), let .internal(m),
             let .stalePolicy(m, _):
             return m
         }
