@@ -282,14 +282,58 @@ fn journey(
                 "{}: consent {}, may use: {} (the OS grant alone is not enough)",
                 p.id, p.consent, p.may_use
             );
+            if let Some(st) = client.statements()?.pop() {
+                println!(
+                    "the written statement for the Company was drawn up with it ({} lines of Russian text; its hash is in the ledger):",
+                    st.text.lines().count()
+                );
+                for line in st.text.lines().take(6) {
+                    println!("  | {line}");
+                }
+                println!("  | ...");
+                println!(
+                    "  to send it by mail: {}…",
+                    &st.mailto[..st.mailto.len().min(72)]
+                );
+            }
         }
     } else {
         println!("nothing was allowed, so there is nothing to withdraw");
     }
 
     step("6. Sync over HTTPS, exactly once, with signed receipts");
+    // The operator has told the server that the loan file must be kept
+    // (§6.1.5 "except in cases established by the law").
+    server
+        .set_legal_holds(
+            "demo-borrower",
+            &[altyn_consent_core::sync::wire::LegalHold {
+                categories: vec!["iin".into(), "identity_document".into(), "microcredit".into()],
+                basis: "хранение документов по микрокредиту (законодательство РК о микрофинансовой деятельности)"
+                    .into(),
+                until: Some("2031-12-31".into()),
+            }],
+        )
+        .map_err(|r| Failure::new(crate::exit::FAILURE, r.error.message))?;
     sync_with_progress(runtime, &client, server)?;
     show_last_receipt(&client, server)?;
+    for st in client.statements()? {
+        match &st.delivered_at {
+            Some(at) => println!(
+                "statement {}: received by the Company at {at} (signed receipt kept in the ledger)",
+                &st.id[..8]
+            ),
+            None => println!("statement {}: not delivered yet", &st.id[..8]),
+        }
+        for hold in &st.continuing {
+            println!(
+                "  processing continues on a legal basis: {} ({}), until {}",
+                hold.categories.join(", "),
+                hold.basis,
+                hold.until.as_deref().unwrap_or("-")
+            );
+        }
+    }
 
     step("7. The company publishes a new policy version (§10.2–10.4)");
     let v2 = demo_amendment(&client.policy("ru"));
@@ -338,11 +382,50 @@ fn journey(
     let (stored, distinct) = server.event_counts();
     println!("the server holds {held} events for this borrower: {stored} stored, {distinct} distinct ids");
 
-    step("8. State (a pure fold over the ledger)");
+    step("8. A compromise report blocks access until the Company restores it (§5.7)");
+    if prompt.ask("Report that your phone was stolen?")? {
+        let state = client.report_compromise(
+            altyn_consent_core::ledger::Concern::UnauthorizedAccess,
+            "телефон украден",
+        )?;
+        println!(
+            "access blocked since {}; may proceed: {}",
+            state
+                .access_blocked
+                .as_ref()
+                .map(|b| b.since.as_str())
+                .unwrap_or("-"),
+            state.can_proceed
+        );
+        match client.set_permission("camera", true) {
+            Err(e) => println!("a new grant is refused: {}", e.kind()),
+            Ok(_) => println!("a new grant was accepted (it should not have been)"),
+        }
+        let report = runtime.block_on(client.sync(&sync_config(server)))?;
+        println!(
+            "sync: {} report(s) sent ahead of the upload",
+            report.reports_sent
+        );
+        let decision = server
+            .unblock("demo-borrower")
+            .map_err(|r| Failure::new(crate::exit::FAILURE, r.error.message))?;
+        println!(
+            "the operator reviewed it and restored access (decision {}, signed with the server key)",
+            &decision.body.decision_id.to_string()[..8]
+        );
+        let report = runtime.block_on(client.sync(&sync_config(server)))?;
+        let state = client.state()?;
+        println!(
+            "sync: access restored: {}; may proceed: {}",
+            report.access_restored, state.can_proceed
+        );
+    }
+
+    step("9. State (a pure fold over the ledger)");
     let state = client.state()?;
     print_state(&state, &catalog, client.pending_upload()?);
 
-    step("9. The ledger and its proof");
+    step("10. The ledger and its proof");
     for event in client.history()? {
         println!(
             "#{:<3} {}  {}  [{}]",
