@@ -1018,10 +1018,15 @@ fn print_new_statement(client: &ConsentClient) -> Result<(), Failure> {
             st.kind.clause()
         );
         println!("  read it:  altyn-consent statements show {}", st.id);
-        println!(
-            "  mail it:  altyn-consent statements show {} --format mailto",
-            st.id
-        );
+        if st.kind == altyn_consent_core::statement::StatementKind::Objection {
+            // §10.4: the objection goes to the address the policy names.
+            println!("  send it:  {}", st.mailto);
+        } else {
+            println!(
+                "  mail it:  altyn-consent statements show {} --format mailto",
+                st.id
+            );
+        }
     }
     Ok(())
 }
