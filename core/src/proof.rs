@@ -442,7 +442,8 @@ pub struct RestorePlan {
 
 /// Checks what the server returned for a restore: the installation whose
 /// newest event is the most recent (by time, then by count), its chain link
-/// by link, and every event covered by a verified receipt with its hash.
+/// by link, every event covered by a verified receipt with its hash, and
+/// the signed documents the ledger carries ([`check_signed_events`]).
 /// `Ok(None)`: the server holds no events for the subject.
 pub fn check_restore_page(
     page: &EventsPage,
@@ -481,6 +482,9 @@ pub fn check_restore_page(
     }
     let coverage =
         check_receipts(&receipts, install_id, &events, server_keys).map_err(|e| e.to_string())?;
+    // The documents inside the ledger (statements, receipts of delivery,
+    // unblock decisions) must check out too before anything is written.
+    check_signed_events(&events, server_keys).map_err(|e| e.to_string())?;
     if coverage.acknowledged != events.len() as u64 {
         let covered: std::collections::BTreeSet<u64> = receipts
             .iter()

@@ -154,6 +154,27 @@ async fn a_withdrawal_draws_up_a_statement_the_company_receipts_with_its_legal_h
     // A second pass asks for nothing more.
     let again = w.client.sync(&sync_config(&w.server)).await.unwrap();
     assert_eq!((again.statements_delivered, again.sent), (0, 0));
+
+    // A new phone restores the ledger with its statement and receipt of
+    // delivery; both are checked before anything is written.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ClientConfig::new(
+        dir.path(),
+        AppContext::new("desktop", "test", "linux"),
+        Arc::new(MemoryKeyProvider::default()),
+    );
+    config.server_keys = vec![w.server.receipt_key];
+    let phone = ConsentClient::open(config).unwrap();
+    let restored = phone
+        .restore_from_server(&sync_config(&w.server))
+        .await
+        .unwrap();
+    assert_eq!(restored.legal_holds, vec![loan_hold()]);
+    let statements = phone.statements().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0].hash, s.hash);
+    assert!(statements[0].delivered_at.is_some());
+    phone.verify().unwrap();
 }
 
 #[tokio::test]
