@@ -77,9 +77,26 @@ fn a_borrower_journey_from_the_terminal() {
         .ok(&["os-status", "camera", "granted"])
         .contains("may use: yes"));
     sh.ok(&["permission", "deny", "contacts"]);
-    assert!(sh
-        .ok(&["permission", "withdraw", "camera"])
-        .contains("consent withdrawn"));
+    let withdrawn = sh.ok(&["permission", "withdraw", "camera"]);
+    assert!(withdrawn.contains("consent withdrawn"), "{withdrawn}");
+    // §6.1.5: the written statement, drawn up in the same step.
+    assert!(
+        withdrawn.contains("drawn up for info-procredit@prozaimy.kz (§6.1.5)"),
+        "{withdrawn}"
+    );
+    let list = sh.ok(&["statements", "list"]);
+    let id = list.split_whitespace().next().unwrap().to_string();
+    assert!(list.contains("not delivered yet"), "{list}");
+    let text = sh.ok(&["statements", "show", &id]);
+    assert!(
+        text.contains("п. 6.1.5") && text.contains("Камера"),
+        "{text}"
+    );
+    let mailto = sh.ok(&["statements", "show", &id, "--format", "mailto"]);
+    assert!(
+        mailto.starts_with("mailto:info-procredit@prozaimy.kz?subject="),
+        "{mailto}"
+    );
 
     let status = sh.ok(&["status"]);
     assert!(
@@ -88,7 +105,7 @@ fn a_borrower_journey_from_the_terminal() {
     );
     assert!(status.contains("contacts               denied"), "{status}");
     let json: serde_json::Value = serde_json::from_str(&sh.ok(&["status", "--json"])).unwrap();
-    assert_eq!(json["events"], 5);
+    assert_eq!(json["events"], 6, "five decisions and the statement");
     assert_eq!(json["policy"]["status"], "accepted");
 
     let history = sh.ok(&["history"]);
@@ -96,13 +113,13 @@ fn a_borrower_journey_from_the_terminal() {
         history.contains("#1") && history.contains("camera: consent withdrawn"),
         "{history}"
     );
-    assert!(sh.ok(&["verify"]).contains("ledger verified: 5 events"));
+    assert!(sh.ok(&["verify"]).contains("ledger verified: 6 events"));
 
     let export = sh.dir.path().join("export.json");
     sh.ok(&["export", "--out", export.to_str().unwrap()]);
     assert!(sh
         .ok(&["verify", "--export", export.to_str().unwrap()])
-        .contains("export verified: 5 events"));
+        .contains("export verified: 6 events"));
     let tampered =
         std::fs::read_to_string(&export)
             .unwrap()
@@ -188,14 +205,20 @@ fn the_demo_runs_the_whole_journey_unattended() {
     for expected in [
         "accepted (version 1)",
         "camera: consent withdrawn, may use: false",
-        "sync: 14 sent, 14 acknowledged",
+        "sync: 16 sent, 16 acknowledged",
+        "ЗАЯВЛЕНИЕ ОБ ОТЗЫВЕ СОГЛАСИЯ",
+        "received by the Company at",
+        "processing continues on a legal basis: iin",
         "Ed25519 signature by key",
         "policy version 2 arrived",
         "~ 4.2.5:",
         "policy: accepted (version 2); may proceed: true",
-        "16 stored, 16 distinct ids",
-        "verify: 16 events chained",
-        "verified independently of the store: 16 events",
+        "18 stored, 18 distinct ids",
+        "a new grant is refused: access_blocked",
+        "sync: 1 report(s) sent ahead of the upload",
+        "sync: access restored: true; may proceed: true",
+        "verify: 20 events chained",
+        "verified independently of the store: 20 events",
         "contain none of the recorded text",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
