@@ -129,7 +129,7 @@ enum StatementsCommand {
     List,
     /// One statement.
     Show {
-        /// The statement's id (from `statements list`).
+        /// The statement's id (from `statements list`), or `latest`.
         id: String,
         #[arg(long, value_enum, default_value_t = StatementFormat::Text)]
         format: StatementFormat,
@@ -741,7 +741,16 @@ fn run_reading(cli: &Cli) -> Result<(), Failure> {
                         format!("no statement {id:?}: nothing has been recorded yet"),
                     ));
                 };
-                let st = client.statement(id)?;
+                let st = if id == "latest" {
+                    client.statements()?.pop().ok_or_else(|| {
+                        Failure::new(
+                            exit::RULES,
+                            "no statement yet: withdrawals and objections draw them up",
+                        )
+                    })?
+                } else {
+                    client.statement(id)?
+                };
                 match format {
                     StatementFormat::Text => print!("{}", st.text),
                     StatementFormat::Markdown => print!("{}", st.markdown),
