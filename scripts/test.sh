@@ -113,7 +113,7 @@ for forged in removed-last rewritten; do
   if python3 scripts/verify-export.py "$work/$forged.json" --server-key "$key" 2>"$work/why"; then
     echo "the independent verifier accepted the forgery $forged"; exit 1
   fi
-  grep -q "receipt #1" "$work/why" || { cat "$work/why"; echo "the forgery $forged was not caught by the receipt"; exit 1; }
+  grep -qE "receipt #[0-9]+ " "$work/why" || { cat "$work/why"; echo "the forgery $forged was not caught by the receipt"; exit 1; }
   set +e
   "$cli" verify --export "$work/$forged.json" --server-key "$key" 2>/dev/null; code=$?
   set -e
