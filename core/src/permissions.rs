@@ -10,8 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::{select_locale, PolicyDocument};
 
-/// The catalog format this build reads.
-pub const CATALOG_FORMAT: u32 = 2;
+/// The catalog format this build reads (and 1 and 2 before it).
+pub const CATALOG_FORMAT: u32 = 3;
+/// The highest Android API level the catalog's per-level rules are checked
+/// for ([`AndroidRuntime`]); levels above it follow the same rules.
+pub const ANDROID_SDK_CHECKED_UP_TO: i32 = 40;
 /// Largest catalog accepted, in bytes (the bundled one is about 6 KB).
 pub const MAX_CATALOG_BYTES: usize = 256 * 1024;
 /// The bundled catalog.
@@ -27,9 +30,10 @@ pub type LocalizedText = BTreeMap<String, String>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionCatalog {
-    /// Format of this catalog: [`CATALOG_FORMAT`], or 1 (before app-store
-    /// rules; still read, as stores keep such catalogs); a newer one is
-    /// refused with "update the app".
+    /// Format of this catalog: [`CATALOG_FORMAT`], 2 (before the platform
+    /// facts: per-level Android permissions, what a partial grant means) or
+    /// 1 (before app-store rules); older formats are still read, as stores
+    /// keep such catalogs. A newer one is refused with "update the app".
     pub format: u32,
     /// A higher version replaces a lower one.
     pub version: u32,
@@ -68,6 +72,24 @@ pub struct Permission {
     /// is known and nothing is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_policy: Option<StorePolicy>,
+    /// What a partial grant by the OS ([`OsStatus::Limited`]) means for
+    /// this function (format 3). Absent (older formats, or no partial grant
+    /// exists): a partial grant is not enough to use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limited: Option<LimitedGrant>,
+}
+
+/// What [`OsStatus::Limited`] means for one device function: iOS "selected
+/// photos" still lets the app use the photos the user picked; Android's
+/// "approximate" or iOS's "Precise Location" off is not precise location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitedGrant {
+    /// Whether the app may use the function on a partial grant
+    /// ([`may_use`]).
+    pub usable: bool,
+    /// What the partial grant is on each platform, for developers (English).
+    pub means: String,
 }
 
 /// What app stores' published policies allow an app of our kind (a
@@ -92,14 +114,96 @@ impl Permission {
             .as_ref()
             .is_none_or(|s| s.google_play_personal_loans)
     }
+
+    /// Whether a partial grant ([`OsStatus::Limited`]) lets the app use it;
+    /// false when the catalog does not say.
+    pub fn limited_is_usable(&self) -> bool {
+        self.limited.as_ref().is_some_and(|l| l.usable)
+    }
 }
 
 /// A permission's names on Android.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AndroidNames {
-    /// Manifest permissions (`android.permission.CAMERA`).
+    /// Manifest permissions (`android.permission.CAMERA`): what the app
+    /// declares.
     pub permissions: Vec<String>,
+    /// The runtime permissions requested for it, in order, each on the API
+    /// levels where it exists (format 3). On one level, the first that
+    /// exists decides; a `partial` one granted alone is a partial grant.
+    /// Absent (older formats): each manifest permission, on every level.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime: Vec<AndroidRuntime>,
+    /// Whether the system settings' switch for the app's notifications
+    /// decides too (`NotificationManager.areNotificationsEnabled`): the
+    /// only switch where no runtime permission exists, and a block on top
+    /// of a granted one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub settings_switch: bool,
+    /// Hardware features (`android.hardware.camera.any`), any of which
+    /// makes the function available; empty: always available.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+}
+
+/// One Android runtime permission of a catalog entry, and the API levels
+/// where it exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct AndroidRuntime {
+    /// `android.permission.READ_MEDIA_IMAGES`.
+    pub permission: String,
+    /// The first API level where it exists (and is requested); none: since
+    /// the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_sdk: Option<i32>,
+    /// The last API level where it is requested; none: still.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sdk: Option<i32>,
+    /// Granted without the deciding one, it is a partial grant
+    /// ([`OsStatus::Limited`]): "selected photos" on Android 14, or
+    /// approximate location when precise was asked for on Android 12.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+impl AndroidRuntime {
+    /// Whether it is requested on API level `sdk`.
+    pub fn exists_on(&self, sdk: i32) -> bool {
+        self.min_sdk.is_none_or(|m| sdk >= m) && self.max_sdk.is_none_or(|m| sdk <= m)
+    }
+}
+
+impl AndroidNames {
+    /// The runtime permissions of the entry, as the catalog lists them or,
+    /// in formats before 3, each manifest permission on every level.
+    pub fn runtime_table(&self) -> Vec<AndroidRuntime> {
+        if self.runtime.is_empty() {
+            self.permissions
+                .iter()
+                .map(|p| AndroidRuntime {
+                    permission: p.clone(),
+                    min_sdk: None,
+                    max_sdk: None,
+                    partial: false,
+                })
+                .collect()
+        } else {
+            self.runtime.clone()
+        }
+    }
+
+    /// What to request on API level `sdk`, the deciding one first; empty
+    /// when no runtime permission exists there (notifications before
+    /// Android 13: only the settings switch).
+    pub fn runtime_on(&self, sdk: i32) -> Vec<AndroidRuntime> {
+        self.runtime_table()
+            .into_iter()
+            .filter(|r| r.exists_on(sdk))
+            .collect()
+    }
 }
 
 /// A permission's names on iOS.
@@ -110,6 +214,11 @@ pub struct IosNames {
     pub usage_keys: Vec<String>,
     /// The framework API that asks for the grant.
     pub api: String,
+    /// Whether it needs full accuracy (CoreLocation's
+    /// `accuracyAuthorization`): with "Precise Location" off, the grant is
+    /// partial ([`OsStatus::Limited`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_accuracy: bool,
 }
 
 /// The user's decision in the app.
@@ -148,9 +257,13 @@ pub enum OsStatus {
 }
 
 /// §2.4: the app uses a device function only when the user allowed it in the
-/// app AND the OS grants it. Either alone is not enough.
-pub fn may_use(consent: UserConsent, os: OsStatus) -> bool {
-    consent == UserConsent::Granted && matches!(os, OsStatus::Granted | OsStatus::Limited)
+/// app AND the OS grants it. Either alone is not enough. A partial grant
+/// counts only where the catalog says it is usable
+/// ([`Permission::limited_is_usable`]): selected photos are, approximate
+/// location is not precise location.
+pub fn may_use(consent: UserConsent, os: OsStatus, limited_usable: bool) -> bool {
+    consent == UserConsent::Granted
+        && (os == OsStatus::Granted || (os == OsStatus::Limited && limited_usable))
 }
 
 /// Why a catalog, a permission id or an OS status name was refused. Every
@@ -288,6 +401,9 @@ impl PermissionCatalog {
             if p.purposes.is_empty() {
                 return invalid(format!("permission {} names no purpose", p.id));
             }
+            if let Err(reason) = p.check_platform_facts(self.format) {
+                return invalid(format!("permission {}: {reason}", p.id));
+            }
         }
         Ok(())
     }
@@ -352,6 +468,51 @@ impl PermissionCatalog {
 }
 
 impl Permission {
+    /// The platform facts' rules: a runtime permission is one the app
+    /// declares, its levels are in order, and on every level where any
+    /// exists the deciding one is not a partial one. Format 3 lists the
+    /// runtime permissions of every entry that has manifest permissions.
+    fn check_platform_facts(&self, format: u32) -> Result<(), String> {
+        let android = &self.android;
+        if format >= 3 && android.runtime.is_empty() && !android.permissions.is_empty() {
+            return Err("format 3 requires android.runtime".into());
+        }
+        for r in &android.runtime {
+            if !android.permissions.contains(&r.permission) {
+                return Err(format!(
+                    "runtime permission {} is not among android.permissions (the manifest's)",
+                    r.permission
+                ));
+            }
+            if let (Some(min), Some(max)) = (r.min_sdk, r.max_sdk) {
+                if min > max {
+                    return Err(format!(
+                        "runtime permission {} has min_sdk {min} above max_sdk {max}",
+                        r.permission
+                    ));
+                }
+            }
+        }
+        for sdk in 1..=ANDROID_SDK_CHECKED_UP_TO {
+            if let Some(first) = android.runtime_on(sdk).first() {
+                if first.partial {
+                    return Err(format!(
+                        "on API level {sdk} the deciding runtime permission {} is a partial one",
+                        first.permission
+                    ));
+                }
+            }
+        }
+        if self
+            .limited
+            .as_ref()
+            .is_some_and(|l| l.means.trim().is_empty())
+        {
+            return Err("limited.means is empty".into());
+        }
+        Ok(())
+    }
+
     /// The title in `locale`, falling back as [`localized`] does.
     pub fn title_in(&self, locale: &str) -> &str {
         localized(&self.title, locale)
@@ -464,6 +625,179 @@ mod tests {
         }
     }
 
+    fn requested_on(catalog: &PermissionCatalog, id: &str, sdk: i32) -> Vec<(String, bool)> {
+        catalog
+            .get(id)
+            .unwrap()
+            .android
+            .runtime_on(sdk)
+            .into_iter()
+            .map(|r| {
+                (
+                    r.permission
+                        .trim_start_matches("android.permission.")
+                        .to_string(),
+                    r.partial,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_platform_facts_are_one_table_both_shells_read() {
+        let catalog = PermissionCatalog::bundled();
+        let own = |names: &[(&str, bool)]| -> Vec<(String, bool)> {
+            names.iter().map(|(n, p)| (n.to_string(), *p)).collect()
+        };
+        // Photos: READ_EXTERNAL_STORAGE up to Android 12L, READ_MEDIA_IMAGES
+        // from 13, "selected photos" (partial) from 14.
+        for sdk in [29, 32] {
+            assert_eq!(
+                requested_on(&catalog, "photos", sdk),
+                own(&[("READ_EXTERNAL_STORAGE", false)])
+            );
+        }
+        assert_eq!(
+            requested_on(&catalog, "photos", 33),
+            own(&[("READ_MEDIA_IMAGES", false)])
+        );
+        for sdk in [34, 35, 36] {
+            assert_eq!(
+                requested_on(&catalog, "photos", sdk),
+                own(&[
+                    ("READ_MEDIA_IMAGES", false),
+                    ("READ_MEDIA_VISUAL_USER_SELECTED", true)
+                ])
+            );
+        }
+        // Precise location: FINE alone before Android 12, FINE with COARSE
+        // (a partial grant when alone) from 12 on, as Android requires.
+        assert_eq!(
+            requested_on(&catalog, "location_precise", 30),
+            own(&[("ACCESS_FINE_LOCATION", false)])
+        );
+        for sdk in 31..=ANDROID_SDK_CHECKED_UP_TO {
+            assert_eq!(
+                requested_on(&catalog, "location_precise", sdk),
+                own(&[
+                    ("ACCESS_FINE_LOCATION", false),
+                    ("ACCESS_COARSE_LOCATION", true)
+                ])
+            );
+        }
+        // Notifications: only the settings switch before Android 13.
+        let notifications = catalog.get("notifications").unwrap();
+        assert!(notifications.android.settings_switch);
+        assert!(requested_on(&catalog, "notifications", 32).is_empty());
+        assert_eq!(
+            requested_on(&catalog, "notifications", 33),
+            own(&[("POST_NOTIFICATIONS", false)])
+        );
+        assert_eq!(
+            catalog
+                .permissions
+                .iter()
+                .filter(|p| p.android.settings_switch)
+                .count(),
+            1,
+            "only notifications have a settings switch"
+        );
+        // Every manifest permission is requested on some level, and every
+        // runtime one is declared.
+        for p in &catalog.permissions {
+            for m in &p.android.permissions {
+                assert!(
+                    p.android.runtime.iter().any(|r| &r.permission == m),
+                    "{}: {m}",
+                    p.id
+                );
+            }
+        }
+        // iOS: only precise location needs full accuracy.
+        let full: Vec<&str> = catalog
+            .permissions
+            .iter()
+            .filter(|p| p.ios.full_accuracy)
+            .map(|p| p.id.as_str())
+            .collect();
+        assert_eq!(full, ["location_precise"]);
+        // What a partial grant means: usable for photos, contacts and
+        // notifications; not for precise location; camera and approximate
+        // location have none (so it would not count).
+        let usable: Vec<(&str, bool)> = catalog
+            .permissions
+            .iter()
+            .map(|p| (p.id.as_str(), p.limited_is_usable()))
+            .collect();
+        assert_eq!(
+            usable,
+            [
+                ("camera", false),
+                ("location_precise", false),
+                ("location_approximate", false),
+                ("contacts", true),
+                ("notifications", true),
+                ("photos", true),
+            ]
+        );
+        assert!(catalog.get("location_precise").unwrap().limited.is_some());
+    }
+
+    #[test]
+    fn a_format_3_catalog_must_state_its_platform_facts_and_keep_their_rules() {
+        let bundled: serde_json::Value = serde_json::from_str(BUNDLED_CATALOG).unwrap();
+        let refused = |change: &dyn Fn(&mut serde_json::Value)| -> String {
+            let mut c = bundled.clone();
+            change(&mut c);
+            PermissionCatalog::parse(c.to_string().as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        let err = refused(&|c| {
+            c["permissions"][0]["android"]
+                .as_object_mut()
+                .unwrap()
+                .remove("runtime");
+        });
+        assert!(
+            err.contains("camera: format 3 requires android.runtime"),
+            "{err}"
+        );
+        let err = refused(&|c| {
+            c["permissions"][5]["android"]["runtime"][1]["min_sdk"] = 20.into();
+        });
+        assert!(err.contains("the deciding runtime permission android.permission.READ_MEDIA_VISUAL_USER_SELECTED is a partial one"), "{err}");
+        let err = refused(&|c| {
+            c["permissions"][0]["android"]["runtime"][0]["permission"] =
+                "android.permission.RECORD_AUDIO".into();
+        });
+        assert!(err.contains("not among android.permissions"), "{err}");
+        let err = refused(&|c| {
+            c["permissions"][5]["android"]["runtime"][0]["max_sdk"] = 30.into();
+        });
+        assert!(err.contains("min_sdk 33 above max_sdk 30"), "{err}");
+        // A format-2 catalog (no platform facts) still reads: each manifest
+        // permission on every level, and a partial grant does not count.
+        let mut old = bundled.clone();
+        old["format"] = 2.into();
+        for p in old["permissions"].as_array_mut().unwrap() {
+            let p = p.as_object_mut().unwrap();
+            p.remove("limited");
+            let android = p["android"].as_object_mut().unwrap();
+            android.remove("runtime");
+            android.remove("settings_switch");
+        }
+        let read = PermissionCatalog::parse(old.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            requested_on(&read, "location_precise", 34),
+            [
+                ("ACCESS_FINE_LOCATION".to_string(), false),
+                ("ACCESS_COARSE_LOCATION".to_string(), false)
+            ]
+        );
+        assert!(read.permissions.iter().all(|p| !p.limited_is_usable()));
+    }
+
     #[test]
     fn a_format_1_catalog_still_reads_and_a_format_2_one_must_state_the_store_rules() {
         let mut old: serde_json::Value = serde_json::from_str(BUNDLED_CATALOG).unwrap();
@@ -544,8 +878,15 @@ mod tests {
                 O::Blocked,
                 O::Unavailable,
             ] {
-                let expected = consent == U::Granted && (os == O::Granted || os == O::Limited);
-                assert_eq!(may_use(consent, os), expected, "{consent} / {os}");
+                for usable in [false, true] {
+                    let expected =
+                        consent == U::Granted && (os == O::Granted || (os == O::Limited && usable));
+                    assert_eq!(
+                        may_use(consent, os, usable),
+                        expected,
+                        "{consent} / {os} / limited usable: {usable}"
+                    );
+                }
             }
         }
     }

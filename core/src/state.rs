@@ -350,7 +350,9 @@ impl LedgerFold {
                     id: p.id.clone(),
                     consent,
                     os_status,
-                    may_use: can_proceed && !purposes_changed && may_use(consent, os_status),
+                    may_use: can_proceed
+                        && !purposes_changed
+                        && may_use(consent, os_status, p.limited_is_usable()),
                     decided_at,
                     consented_purposes,
                     purposes_changed,

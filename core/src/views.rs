@@ -91,12 +91,30 @@ pub struct PermissionInfo {
     pub clauses: Vec<String>,
     /// Whether the service works without it.
     pub service_works_without: bool,
-    /// Manifest permissions.
+    /// Manifest permissions: what the app declares.
     pub android_permissions: Vec<String>,
+    /// The runtime permissions and the API levels where each is requested,
+    /// in order: on one level the first that exists decides, a `partial`
+    /// one granted alone is [`OsStatus::Limited`](crate::permissions::OsStatus::Limited)
+    /// ([`AndroidNames::runtime_on`](crate::permissions::AndroidNames::runtime_on)).
+    pub android_runtime: Vec<crate::permissions::AndroidRuntime>,
+    /// Whether the settings' notification switch decides too.
+    pub android_settings_switch: bool,
+    /// Hardware features, any of which makes it available; empty: always.
+    pub android_features: Vec<String>,
     /// Info.plist usage-description keys.
     pub ios_usage_keys: Vec<String>,
     /// The iOS framework that asks (`AVFoundation`, `CoreLocation`, ...).
     pub ios_api: String,
+    /// Whether it needs CoreLocation's full accuracy: without it the grant
+    /// is partial.
+    pub ios_full_accuracy: bool,
+    /// Whether a partial grant lets the app use it (selected photos do;
+    /// approximate location is not precise).
+    pub limited_usable: bool,
+    /// What a partial grant is on each platform, for developers (English),
+    /// if the catalog says.
+    pub limited_means: Option<String>,
     /// Whether Google Play lets a personal-loan app request it (its
     /// Financial Services policy forbids contacts, photos and media, and
     /// precise location). The Android shell does not request one it
@@ -120,8 +138,14 @@ impl PermissionInfo {
             clauses: p.clauses.clone(),
             service_works_without: p.service_works_without,
             android_permissions: p.android.permissions.clone(),
+            android_runtime: p.android.runtime_table(),
+            android_settings_switch: p.android.settings_switch,
+            android_features: p.android.features.clone(),
             ios_usage_keys: p.ios.usage_keys.clone(),
             ios_api: p.ios.api.clone(),
+            ios_full_accuracy: p.ios.full_accuracy,
+            limited_usable: p.limited_is_usable(),
+            limited_means: p.limited.as_ref().map(|l| l.means.clone()),
             google_play_allows_for_lending: p.google_play_allows_for_lending(),
             store_note: p.store_policy.as_ref().map(|s| s.note.clone()),
         }

@@ -199,14 +199,26 @@ fn repeated_decisions_and_unchanged_os_reports_record_once() {
 }
 
 #[test]
-fn limited_os_access_counts_as_a_grant() {
+fn a_partial_os_grant_counts_only_where_the_catalog_says_it_is_usable() {
     let (_dir, _keys, client) = fresh();
     accept(&client);
+    // Selected photos are photos the app may use.
     client.set_permission("photos", true).unwrap();
     let state = client
         .report_os_status("photos", OsStatus::Limited)
         .unwrap();
     assert!(state.permission("photos").unwrap().may_use);
+    // Approximate location (Android "approximate", iOS "Precise Location"
+    // off) is not precise location.
+    client.set_permission("location_precise", true).unwrap();
+    let state = client
+        .report_os_status("location_precise", OsStatus::Limited)
+        .unwrap();
+    assert!(!state.permission("location_precise").unwrap().may_use);
+    let state = client
+        .report_os_status("location_precise", OsStatus::Granted)
+        .unwrap();
+    assert!(state.permission("location_precise").unwrap().may_use);
 }
 
 #[test]

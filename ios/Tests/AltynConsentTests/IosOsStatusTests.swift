@@ -4,18 +4,35 @@ import XCTest
 /// The iOS permission bridge's decisions, without a device.
 final class IosOsStatusTests: XCTestCase {
     func testAnswersMapToTheCoresStatus() {
-        XCTAssertEqual(IosOsStatus.map(permissionId: "camera", .notDetermined), .notDetermined)
-        XCTAssertEqual(IosOsStatus.map(permissionId: "camera", .authorized), .granted)
-        XCTAssertEqual(IosOsStatus.map(permissionId: "camera", .denied), .blocked, "iOS asks once; Settings alone can change it")
-        XCTAssertEqual(IosOsStatus.map(permissionId: "camera", .restricted), .blocked)
-        XCTAssertEqual(IosOsStatus.map(permissionId: "camera", .authorized, hardwarePresent: false), .unavailable)
+        XCTAssertEqual(IosOsStatus.map(.notDetermined), .notDetermined)
+        XCTAssertEqual(IosOsStatus.map(.authorized), .granted)
+        XCTAssertEqual(IosOsStatus.map(.denied), .blocked, "iOS asks once; Settings alone can change it")
+        XCTAssertEqual(IosOsStatus.map(.restricted), .blocked)
+        XCTAssertEqual(IosOsStatus.map(.authorized, hardwarePresent: false), .unavailable)
     }
 
-    func testPartialAccessIsLimited() {
-        XCTAssertEqual(IosOsStatus.map(permissionId: "photos", .limited), .limited)
-        XCTAssertEqual(IosOsStatus.map(permissionId: "contacts", .limited), .limited)
-        XCTAssertEqual(IosOsStatus.map(permissionId: "notifications", .provisional), .limited)
-        XCTAssertEqual(IosOsStatus.map(permissionId: "location_precise", .authorized, fullAccuracy: false), .limited)
-        XCTAssertEqual(IosOsStatus.map(permissionId: "location_approximate", .authorized, fullAccuracy: false), .granted)
+    /// The platform facts come from the core's catalog, the table Android reads too.
+    func testPartialAccessIsLimitedAsTheCatalogSays() async throws {
+        let consent = try await AltynConsentClient.open(directory: try temporaryDirectory(), app: testApp, keys: MemoryKeys())
+        let catalog = Dictionary(uniqueKeysWithValues: await consent.permissions(locale: "en").map { ($0.id, $0) })
+        let precise = try XCTUnwrap(catalog["location_precise"])
+        let approximate = try XCTUnwrap(catalog["location_approximate"])
+        XCTAssertTrue(precise.iosFullAccuracy)
+        XCTAssertFalse(approximate.iosFullAccuracy)
+        // "Precise Location" off: a partial grant of precise location, which
+        // the catalog says is not usable; approximate location is granted.
+        let reduced = { (info: PermissionInfo) in
+            IosOsStatus.map(.authorized, requiresFullAccuracy: info.iosFullAccuracy, fullAccuracy: false)
+        }
+        XCTAssertEqual(reduced(precise), .limited)
+        XCTAssertFalse(precise.limitedUsable)
+        XCTAssertEqual(reduced(approximate), .granted)
+        // Selected photos, some contacts, quiet notifications: partial, and usable.
+        XCTAssertEqual(IosOsStatus.map(.limited), .limited)
+        XCTAssertEqual(IosOsStatus.map(.provisional), .limited)
+        for id in ["photos", "contacts", "notifications"] {
+            XCTAssertTrue(try XCTUnwrap(catalog[id]).limitedUsable, id)
+        }
+        consent.close()
     }
 }

@@ -16,10 +16,15 @@ public enum IosAuthorization: Equatable, Sendable {
 }
 
 public enum IosOsStatus {
-    /// `fullAccuracy` applies to location: false when the user turned
-    /// "Precise Location" off.
+    /// What iOS says about one catalog permission, as the core's status.
+    /// `requiresFullAccuracy` is the catalog's `PermissionInfo.iosFullAccuracy`
+    /// (precise location); `fullAccuracy` is CoreLocation's
+    /// `accuracyAuthorization`: false when the user turned "Precise
+    /// Location" off, which is a partial grant of what needs it. Whether a
+    /// partial grant lets the app use the function is the catalog's
+    /// `limitedUsable`, applied by the core.
     public static func map(
-        permissionId: String, _ answer: IosAuthorization, fullAccuracy: Bool = true,
+        _ answer: IosAuthorization, requiresFullAccuracy: Bool = false, fullAccuracy: Bool = true,
         hardwarePresent: Bool = true
     ) -> OsStatus {
         if !hardwarePresent { return .unavailable }
@@ -30,7 +35,7 @@ public enum IosOsStatus {
         case .restricted: return .blocked
         case .limited, .provisional: return .limited
         case .authorized:
-            if permissionId == "location_precise" && !fullAccuracy { return .limited }
+            if requiresFullAccuracy && !fullAccuracy { return .limited }
             return .granted
         }
     }

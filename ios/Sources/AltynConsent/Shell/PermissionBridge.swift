@@ -21,33 +21,44 @@
             self.consent = consent
         }
 
-        /// The OS status of one catalog permission, read now.
-        public func osStatus(_ permissionId: String) async -> OsStatus {
-            switch permissionId {
-            case "camera":
+        /// The OS status of one catalog permission, read now. Which framework
+        /// answers is the catalog's `iosApi` (its first word); whether the
+        /// grant needs full accuracy is its `iosFullAccuracy`.
+        public func osStatus(_ info: PermissionInfo) async -> OsStatus {
+            switch info.iosApi.split(separator: " ").first.map(String.init) ?? "" {
+            case "AVCaptureDevice":
                 let present = AVCaptureDevice.default(for: .video) != nil
-                return IosOsStatus.map(permissionId: permissionId, camera(), hardwarePresent: present)
-            case "location_precise", "location_approximate":
+                return IosOsStatus.map(camera(), hardwarePresent: present)
+            case "CLLocationManager":
                 let manager = CLLocationManager()
                 return IosOsStatus.map(
-                    permissionId: permissionId, location(manager.authorizationStatus),
+                    location(manager.authorizationStatus), requiresFullAccuracy: info.iosFullAccuracy,
                     fullAccuracy: manager.accuracyAuthorization == .fullAccuracy)
-            case "contacts":
-                return IosOsStatus.map(permissionId: permissionId, contacts())
-            case "photos":
-                return IosOsStatus.map(permissionId: permissionId, photos())
-            case "notifications":
+            case "CNContactStore":
+                return IosOsStatus.map(contacts())
+            case "PHPhotoLibrary":
+                return IosOsStatus.map(photos())
+            case "UNUserNotificationCenter":
                 let settings = await UNUserNotificationCenter.current().notificationSettings()
-                return IosOsStatus.map(permissionId: permissionId, notifications(settings.authorizationStatus))
+                return IosOsStatus.map(notifications(settings.authorizationStatus))
             default:
                 return .unavailable
             }
         }
 
+        /// The OS status of the catalog permission `permissionId`, read now
+        /// (unavailable when the catalog has no such permission).
+        public func osStatus(_ permissionId: String, locale: String = "ru") async -> OsStatus {
+            guard let info = await consent.permissions(locale: locale).first(where: { $0.id == permissionId }) else {
+                return .unavailable
+            }
+            return await osStatus(info)
+        }
+
         /// Reports every catalog permission's OS status.
         public func reportAll(locale: String = "ru") async throws {
             for info in await consent.permissions(locale: locale) {
-                try await consent.reportOsStatus(info.id, await osStatus(info.id))
+                try await consent.reportOsStatus(info.id, await osStatus(info))
             }
         }
 

@@ -38,8 +38,12 @@ import java.util.Properties
  * rationale before, is kept in `noBackupFilesDir`, so a restored backup never
  * makes a new installation believe it asked.
  *
- * On Android 12+ a request for precise location includes
- * ACCESS_COARSE_LOCATION: the app's manifest must declare both. The in-app
+ * Which runtime permission is requested on which API level comes from the
+ * core's catalog (`PermissionInfo.androidRuntime`): on Android 12+ a request
+ * for precise location includes ACCESS_COARSE_LOCATION, and the app's
+ * manifest must declare both (`PermissionInfo.androidPermissions`). An
+ * "approximate" answer is recorded as what it is, a partial grant (LIMITED),
+ * which the catalog says does not let the app use precise location. The in-app
  * decision (`consent.setPermission`) always comes first (§2.4): ask the
  * system only for permissions whose state says `mayUse` would follow.
  *
@@ -65,7 +69,7 @@ public class AndroidPermissionBridge(
 
     /** What to pass to `requestPermissions` for this entry on this device (empty: nothing to ask). */
     public fun manifestPermissions(info: PermissionInfo): Array<String> =
-        AndroidOsStatus.requestPermissions(info.id, info.androidPermissions, Build.VERSION.SDK_INT).toTypedArray()
+        AndroidOsStatus.requestPermissions(info.androidRuntime, Build.VERSION.SDK_INT).toTypedArray()
 
     /** Whether this bridge may request [info]: not what Google Play forbids a lending app, unless overridden. */
     public fun mayRequest(info: PermissionInfo): Boolean = info.googlePlayAllowsForLending || allowStoreRestricted
@@ -122,7 +126,7 @@ public class AndroidPermissionBridge(
         marks.recordAnswered(answered.keys)
         return reportChanges(locale) { info, recorded ->
             val reading = reading(info) { p -> answered[p] ?: granted(p) }
-            val inRequest = reading.permissions.firstOrNull()?.let { it in answered } ?: false
+            val inRequest = reading.permissions.firstOrNull()?.let { it.permission in answered } ?: false
             if (!inRequest) {
                 null
             } else {
@@ -144,7 +148,7 @@ public class AndroidPermissionBridge(
      */
     public suspend fun reportAll(locale: String = "ru"): Map<String, OsStatus> = reportChanges(locale) { info, recorded ->
         val reading = reading(info, ::granted)
-        val askedBefore = reading.permissions.firstOrNull()?.let(marks::asked) ?: false
+        val askedBefore = reading.permissions.firstOrNull()?.let { marks.asked(it.permission) } ?: false
         AndroidOsStatus.passive(reading, recorded, askedBefore)
     }
 
@@ -161,41 +165,20 @@ public class AndroidPermissionBridge(
 
     private fun recordedStatuses(): Map<String, OsStatus> = consent.state.value.permissions.associate { it.id to it.osStatus }
 
-    private fun reading(info: PermissionInfo, granted: (String) -> Boolean): AndroidOsStatus.Reading {
-        val sdk = Build.VERSION.SDK_INT
-        return AndroidOsStatus.Reading(
-            permissionId = info.id,
-            sdkInt = sdk,
-            permissions = AndroidOsStatus.requestPermissions(info.id, info.androidPermissions, sdk),
-            granted = granted,
-            featurePresent = featurePresent(info.id),
-            notificationsEnabled = if (info.id == NOTIFICATIONS) {
-                app.getSystemService(NotificationManager::class.java)?.areNotificationsEnabled()
-            } else {
-                null
-            },
-        )
-    }
+    private fun reading(info: PermissionInfo, granted: (String) -> Boolean): AndroidOsStatus.Reading = AndroidOsStatus.Reading(
+        permissions = AndroidOsStatus.onLevel(info.androidRuntime, Build.VERSION.SDK_INT),
+        granted = granted,
+        featurePresent = info.androidFeatures.isEmpty() || info.androidFeatures.any { app.packageManager.hasSystemFeature(it) },
+        notificationsEnabled = if (info.androidSettingsSwitch) {
+            app.getSystemService(NotificationManager::class.java)?.areNotificationsEnabled()
+        } else {
+            null
+        },
+    )
 
     private fun granted(permission: String): Boolean = app.checkSelfPermission(permission) == PackageManager.PERMISSION_GRANTED
 
-    private fun featurePresent(id: String): Boolean {
-        val pm = app.packageManager
-        return when (id) {
-            "camera" -> pm.hasSystemFeature(PackageManager.FEATURE_CAMERA_ANY)
-
-            AndroidOsStatus.LOCATION_PRECISE -> pm.hasSystemFeature(PackageManager.FEATURE_LOCATION_GPS) ||
-                pm.hasSystemFeature(PackageManager.FEATURE_LOCATION_NETWORK)
-
-            "location_approximate" -> pm.hasSystemFeature(PackageManager.FEATURE_LOCATION)
-
-            else -> true
-        }
-    }
-
     private companion object {
-        const val NOTIFICATIONS = "notifications"
-
         /** One report at a time in the process, whichever bridge makes it. */
         val REPORTING = Mutex()
     }

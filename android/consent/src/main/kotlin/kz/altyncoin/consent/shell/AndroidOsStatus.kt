@@ -1,5 +1,6 @@
 package kz.altyncoin.consent.shell
 
+import kz.altyncoin.consent.core.AndroidRuntime
 import kz.altyncoin.consent.core.OsStatus
 
 /**
@@ -7,6 +8,10 @@ import kz.altyncoin.consent.core.OsStatus
  * tested on the JVM; [kz.altyncoin.consent.android.AndroidPermissionBridge]
  * feeds it from `checkSelfPermission`, the result of a permission request,
  * `shouldShowRequestPermissionRationale` and its own record of what was asked.
+ * Which permission exists at which API level, which one is a partial grant
+ * and which entry has a settings switch are the core catalog's data
+ * (`PermissionInfo.androidRuntime`, `androidSettingsSwitch`), the table the
+ * iOS shell reads too; this holds only Android's way of answering.
  *
  * Two kinds of answer, never mixed up:
  *
@@ -27,72 +32,33 @@ import kz.altyncoin.consent.core.OsStatus
  * that reading never invents a change.
  */
 internal object AndroidOsStatus {
-    const val CAMERA: String = "android.permission.CAMERA"
-    const val FINE_LOCATION: String = "android.permission.ACCESS_FINE_LOCATION"
-    const val COARSE_LOCATION: String = "android.permission.ACCESS_COARSE_LOCATION"
-    const val POST_NOTIFICATIONS: String = "android.permission.POST_NOTIFICATIONS"
-    const val READ_MEDIA_IMAGES: String = "android.permission.READ_MEDIA_IMAGES"
-    const val READ_MEDIA_VISUAL_USER_SELECTED: String = "android.permission.READ_MEDIA_VISUAL_USER_SELECTED"
-    const val READ_EXTERNAL_STORAGE: String = "android.permission.READ_EXTERNAL_STORAGE"
-
-    const val LOCATION_PRECISE: String = "location_precise"
-    const val PHOTOS: String = "photos"
-
-    /** Android 12 (S): precise location is asked for together with approximate. */
-    const val LOCATION_SPLIT_SDK: Int = 31
-
-    /** Android 12L: the last with READ_EXTERNAL_STORAGE for photos. */
-    private const val SDK_12L: Int = 32
-
-    /** Android 13: notifications and photos became runtime permissions of their own. */
-    private const val SDK_13: Int = 33
-
-    /** Android 14: the user may pick some photos only. */
-    private const val SELECTED_PHOTOS_SDK: Int = 34
-
-    /** API level that introduced each runtime permission, and the last that used it. */
-    private val introducedIn = mapOf(
-        POST_NOTIFICATIONS to SDK_13,
-        READ_MEDIA_IMAGES to SDK_13,
-        READ_MEDIA_VISUAL_USER_SELECTED to SELECTED_PHOTOS_SDK,
-    )
-    private val retiredAfter = mapOf(READ_EXTERNAL_STORAGE to SDK_12L)
+    /**
+     * The runtime permissions of a catalog entry ([runtime], from
+     * `PermissionInfo.androidRuntime`: the core's table of which permission
+     * exists at which API level) that are requested on [sdkInt], the deciding
+     * one first. Empty when the OS has no runtime permission for it
+     * (notifications before Android 13: only the settings switch).
+     */
+    fun onLevel(runtime: List<AndroidRuntime>, sdkInt: Int): List<AndroidRuntime> =
+        runtime.filter { r -> sdkInt >= (r.minSdk ?: 1) && sdkInt <= (r.maxSdk ?: Int.MAX_VALUE) }
 
     /**
-     * The manifest permissions of a catalog entry ([catalogPermissions], from
-     * `PermissionInfo.androidPermissions`) that exist as runtime permissions
-     * on [sdkInt]. Empty when the OS has no runtime permission for it
-     * (notifications before Android 13).
+     * What to pass to `requestPermissions` for an entry: [onLevel]'s names.
+     * On Android 12+ the catalog lists ACCESS_COARSE_LOCATION with precise
+     * location (a request for ACCESS_FINE_LOCATION alone is refused there
+     * without a dialog).
      */
-    fun runtimePermissions(catalogPermissions: List<String>, sdkInt: Int): List<String> = catalogPermissions.filter { p ->
-        sdkInt >= (introducedIn[p] ?: 1) && sdkInt <= (retiredAfter[p] ?: Int.MAX_VALUE)
-    }
-
-    /**
-     * What to pass to `requestPermissions` for the entry [permissionId]: its
-     * runtime permissions, the first of which decides. On Android 12+ precise
-     * location is requested with ACCESS_COARSE_LOCATION: a request for
-     * ACCESS_FINE_LOCATION alone is refused there without a dialog.
-     */
-    fun requestPermissions(permissionId: String, catalogPermissions: List<String>, sdkInt: Int): List<String> {
-        val runtime = runtimePermissions(catalogPermissions, sdkInt)
-        val addCoarse = permissionId == LOCATION_PRECISE && sdkInt >= LOCATION_SPLIT_SDK &&
-            FINE_LOCATION in runtime && COARSE_LOCATION !in runtime
-        return if (addCoarse) runtime + COARSE_LOCATION else runtime
-    }
+    fun requestPermissions(runtime: List<AndroidRuntime>, sdkInt: Int): List<String> = onLevel(runtime, sdkInt).map { it.permission }
 
     /** What Android says about one catalog entry now. */
     data class Reading(
-        /** `PermissionInfo.id` of the catalog. */
-        val permissionId: String,
-        val sdkInt: Int,
-        /** [requestPermissions] of this entry on this API level; the first decides. */
-        val permissions: List<String>,
-        /** Whether a manifest permission is granted (any the entry may need). */
+        /** [onLevel] of the entry on this device; the first decides, a `partial` one granted alone is LIMITED. */
+        val permissions: List<AndroidRuntime>,
+        /** Whether a manifest permission is granted. */
         val granted: (String) -> Boolean,
-        /** Whether the device has the hardware at all (camera, GPS). */
+        /** Whether the device has the hardware at all (any of `PermissionInfo.androidFeatures`). */
         val featurePresent: Boolean = true,
-        /** `NotificationManager.areNotificationsEnabled()`, for notifications. */
+        /** `NotificationManager.areNotificationsEnabled()`, for an entry with `androidSettingsSwitch`; else null. */
         val notificationsEnabled: Boolean? = null,
     )
 
@@ -101,7 +67,7 @@ internal object AndroidOsStatus {
         if (!r.featurePresent) return OsStatus.UNAVAILABLE
         // No runtime permission on this API level: notifications before
         // Android 13, which only the settings switch turns on or off.
-        val primary = r.permissions.firstOrNull() ?: return when (r.notificationsEnabled) {
+        val primary = r.permissions.firstOrNull()?.permission ?: return when (r.notificationsEnabled) {
             true -> OsStatus.GRANTED
             false -> OsStatus.BLOCKED
             null -> OsStatus.UNAVAILABLE
@@ -112,9 +78,10 @@ internal object AndroidOsStatus {
 
             r.granted(primary) -> OsStatus.GRANTED
 
-            // Android 14: the user picked some photos only.
-            r.permissionId == PHOTOS && r.sdkInt >= SELECTED_PHOTOS_SDK &&
-                r.granted(READ_MEDIA_VISUAL_USER_SELECTED) -> OsStatus.LIMITED
+            // A partial grant: Android 14's "selected photos", or Android
+            // 12's "approximate" when precise location was asked for. What it
+            // lets the app do is the catalog's `limitedUsable`, in the core.
+            r.permissions.any { it.partial && r.granted(it.permission) } -> OsStatus.LIMITED
 
             else -> null
         }
@@ -153,13 +120,8 @@ internal object AndroidOsStatus {
         rationaleAfter: (String) -> Boolean,
         recorded: OsStatus,
     ): OsStatus? {
-        val primary = r.permissions.firstOrNull() ?: return passive(r, recorded, askedBefore = true)
+        val primary = r.permissions.firstOrNull()?.permission ?: return passive(r, recorded, askedBefore = true)
         val now = definite(r) ?: when {
-            // Android 12+: the user chose "approximate". Precise location is
-            // refused (the app may ask again); approximate is granted, which
-            // its own entry reports.
-            r.permissionId == LOCATION_PRECISE && r.granted(COARSE_LOCATION) -> OsStatus.DENIED
-
             // Refused; Android will ask again, with a rationale.
             rationaleAfter(primary) -> OsStatus.DENIED
 

@@ -115,8 +115,10 @@ class AndroidPermissionBridgeTest {
             // case the old bridge turned into BLOCKED.
             rationale(FINE, false)
             val reported = answer(asked, COARSE)
-            assertEquals(mapOf(LOCATION_PRECISE to OsStatus.DENIED, LOCATION_APPROXIMATE to OsStatus.GRANTED), reported)
-            assertEquals(OsStatus.DENIED, os(LOCATION_PRECISE))
+            // A partial grant of precise location, which the catalog says is
+            // not usable as precise location.
+            assertEquals(mapOf(LOCATION_PRECISE to OsStatus.LIMITED, LOCATION_APPROXIMATE to OsStatus.GRANTED), reported)
+            assertEquals(OsStatus.LIMITED, os(LOCATION_PRECISE))
             assertFalse(consent.state.value.permissions.single { it.id == LOCATION_PRECISE }.mayUse)
             assertEquals(OsStatus.GRANTED, os(LOCATION_APPROXIMATE))
             // Asked again, the user upgrades to precise.
