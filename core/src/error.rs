@@ -99,24 +99,6 @@ impl ErrorKind {
         }
     }
 
-    /// Whether [`crate::ConsentClient::recover`] is the way out: the store
-    /// cannot be read and will not become readable by waiting.
-    pub fn calls_for_recovery(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::StoreMissing | ErrorKind::StoreDamaged | ErrorKind::KeyLost
-        )
-    }
-
-    /// Whether the same call may succeed later without anyone changing
-    /// anything (locked keystore, busy disk, network).
-    pub fn is_transient(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::KeyLocked | ErrorKind::Network | ErrorKind::Storage
-        )
-    }
-
     /// Every kind, for tables and tests.
     pub const ALL: [ErrorKind; 18] = [
         ErrorKind::NoStoreYet,
@@ -138,6 +120,32 @@ impl ErrorKind {
         ErrorKind::Storage,
         ErrorKind::Internal,
     ];
+}
+
+/// What the shells do with a failure, decided here once for Kotlin, Swift
+/// and the CLI (`core/docs/errors.md` is the table).
+#[cfg_attr(feature = "ffi", uniffi::export)]
+impl ErrorKind {
+    /// Whether [`crate::ConsentClient::recover`] is the way out: the store
+    /// cannot be read and will not become readable by waiting.
+    pub fn calls_for_recovery(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::StoreMissing | ErrorKind::StoreDamaged | ErrorKind::KeyLost
+        )
+    }
+
+    /// Whether the same call may succeed later without anyone changing
+    /// anything (locked keystore, busy disk, network): what a background
+    /// job (JobScheduler, BGTaskScheduler) retries by itself. The others
+    /// wait for the app (a signed-out user, a lost store, a refused
+    /// configuration).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::KeyLocked | ErrorKind::Network | ErrorKind::Storage
+        )
+    }
 }
 
 impl std::fmt::Display for ErrorKind {

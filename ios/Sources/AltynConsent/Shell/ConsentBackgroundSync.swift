@@ -26,12 +26,10 @@ public enum ConsentBackgroundSync {
     /// Whether a pass that failed with `error` should be tried again later
     /// without the app: only what passes by itself (the network, a locked
     /// keystore, the disk). A signed-out user or a lost store waits for the
-    /// app, whose next foreground sync schedules again.
+    /// app, whose next foreground sync schedules again. The core decides
+    /// (`ErrorKind.isTransient`), for both shells.
     public static func retries(_ error: Error) -> Bool {
-        switch error {
-        case ConsentFailure.network, ConsentFailure.keyLocked, ConsentFailure.storageFailed: return true
-        default: return false
-        }
+        (error as? ConsentFailure)?.kind.isTransient() ?? false
     }
 
     /// How long to wait before retrying a pass that failed and `retries`.

@@ -90,6 +90,31 @@ public enum ConsentFailure: Error, LocalizedError, Equatable {
         }
     }
 
+    /// The core's kind of this failure: `kind.isTransient()` (a background
+    /// pass tries again by itself), `kind.callsForRecovery()`.
+    public var kind: ErrorKind {
+        switch self {
+        case .noStoreYet: return .noStoreYet
+        case .storeMissing: return .storeMissing
+        case .storeDamaged: return .storeDamaged
+        case .keyLost: return .keyLost
+        case .keyLocked: return .keyLocked
+        case .storeTooNew: return .storeTooNew
+        case .storageFailed: return .storage
+        case .ageNotConfirmed: return .ageNotConfirmed
+        case .policyNotAccepted: return .policyNotAccepted
+        case .invalidRequest: return .invalidRequest
+        case .storeNotEmpty: return .storeNotEmpty
+        case .accessBlocked: return .accessBlocked
+        case .verificationFailed: return .verificationFailed
+        case .syncSetup: return .syncSetup
+        case .network: return .network
+        case .serverRejected: return .serverRejected
+        case .internal: return .internal
+        case .stalePolicy: return .stalePolicy
+        }
+    }
+
     public var errorDescription: String? {
         switch self {
         case let .noStoreYet(m), let .storeMissing(m), let .storeDamaged(m), let .keyLost(m), let .keyLocked(m), let .storeTooNew(m),

@@ -1,5 +1,6 @@
 package kz.altyncoin.consent.android
 
+import android.Manifest
 import android.app.Activity
 import android.app.Application
 import android.app.job.JobInfo
@@ -8,6 +9,7 @@ import android.app.job.JobScheduler
 import android.app.job.JobService
 import android.content.ComponentName
 import android.content.Context
+import android.content.pm.PackageManager
 import android.os.Bundle
 import android.util.Log
 import kotlinx.coroutines.CoroutineScope
@@ -82,12 +84,23 @@ public object ConsentBackgroundSync {
         return schedule(context, delay)
     }
 
-    /** Schedules a pass in [delaySeconds] (at least 1), on any network. */
+    /**
+     * Schedules a pass in [delaySeconds] (at least 1), on any network. The
+     * job survives a reboot (events waiting on the phone still go out) when
+     * the app holds `RECEIVE_BOOT_COMPLETED`, which the library's manifest
+     * declares (granted at install, no dialog); an app that removes it from
+     * its merged manifest gets a job that a reboot drops, and its next
+     * foreground sync schedules again.
+     */
     public fun schedule(context: Context, delaySeconds: Long): Boolean {
+        val persisted = context.checkSelfPermission(Manifest.permission.RECEIVE_BOOT_COMPLETED) ==
+            PackageManager.PERMISSION_GRANTED
         val job = JobInfo.Builder(JOB_ID, ComponentName(context, ConsentSyncJobService::class.java))
             .setRequiredNetworkType(JobInfo.NETWORK_TYPE_ANY)
             .setMinimumLatency(delaySeconds.coerceAtLeast(1) * MILLIS_PER_SECOND)
             .setBackoffCriteria(RETRY_BACKOFF_MS, JobInfo.BACKOFF_POLICY_EXPONENTIAL)
+            // Without the permission, JobScheduler throws on a persisted job.
+            .setPersisted(persisted)
             .build()
         return scheduler(context).schedule(job) == JobScheduler.RESULT_SUCCESS
     }
@@ -111,12 +124,10 @@ public object ConsentBackgroundSync {
      * Whether JobScheduler should retry a pass that failed with [failure]:
      * only what passes by itself (the network, a locked keystore, the disk).
      * A signed-out user, a lost store or a refused configuration waits for
-     * the app, whose next foreground sync schedules again.
+     * the app, whose next foreground sync schedules again. The core decides
+     * (`ErrorKind.isTransient`), for both shells.
      */
-    internal fun retries(failure: ConsentFailure): Boolean = when (failure) {
-        is ConsentFailure.Network, is ConsentFailure.KeyLocked, is ConsentFailure.StorageFailed -> true
-        else -> false
-    }
+    internal fun retries(failure: ConsentFailure): Boolean = failure.kind.isTransient()
 
     private fun scheduler(context: Context): JobScheduler =
         checkNotNull(context.getSystemService(JobScheduler::class.java)) { "this device has no JobScheduler" }

@@ -92,6 +92,19 @@ class ConsentBackgroundSyncTest {
     }
 
     @Test
+    fun `the scheduled pass survives a reboot when the app holds RECEIVE_BOOT_COMPLETED`() {
+        // Without the permission (an app that removed it), JobScheduler would
+        // throw on a persisted job: the job is scheduled, not persisted.
+        assertTrue(ConsentBackgroundSync.schedule(context, 60))
+        assertFalse("not persisted without the permission", assertNotNullJob(scheduled()).isPersisted)
+        shadowOf(context).grantPermissions(android.Manifest.permission.RECEIVE_BOOT_COMPLETED)
+        assertTrue(ConsentBackgroundSync.schedule(context, 60))
+        val job = assertNotNullJob(scheduled())
+        assertTrue("persisted across a reboot", job.isPersisted)
+        assertEquals(60_000L, job.minLatencyMillis)
+    }
+
+    @Test
     fun `only failures that pass by themselves are retried by JobScheduler`() {
         val cause = RuntimeException("test")
         assertTrue(ConsentBackgroundSync.retries(ConsentFailure.Network("offline", cause)))
