@@ -136,6 +136,10 @@ final class JourneyTests: XCTestCase {
             XCTAssertEqual(verified.events, total)
             XCTAssertEqual(verified.receipts, 2)
             XCTAssertEqual(verified.acknowledged, total)
+            // And against the server's own copy of the receipts.
+            let online = try await consent.verifyOnline(settings: settings, tokens: StaticTokens("token-1"))
+            XCTAssertEqual(online.events, total)
+            XCTAssertEqual(online.acknowledged, total)
             let export = try await consent.export()
             XCTAssertEqual(try verifyExport(json: export, serverKeys: settings.serverKeys), total)
             // The export's receipts need the server key to be checked.

@@ -197,6 +197,28 @@ public final class AltynConsentClient: Sendable {
         }
     }
 
+    /// `sync` through the app's own HTTP stack (`URLSession` with the app's
+    /// configuration and pinning); the core still decides what to send and
+    /// what an answer means.
+    public func syncWithClient(settings: SyncSettings, tokens: TokenProvider, http: HttpClient) async throws -> SyncReport {
+        do {
+            return try await core.syncWithClient(settings: settings, tokens: tokens, http: http)
+        } catch let error as ConsentError {
+            throw ConsentFailure(error)
+        }
+    }
+
+    /// `verify`, then the ledger against the server's own copy: every
+    /// receipt the server holds for this installation must match the ledger
+    /// (catches receipts deleted from the store). Writes nothing.
+    public func verifyOnline(settings: SyncSettings, tokens: TokenProvider) async throws -> VerifyReport {
+        do {
+            return try await core.verifyOnline(settings: settings, tokens: tokens)
+        } catch let error as ConsentError {
+            throw ConsentFailure(error)
+        }
+    }
+
     /// Fills an empty store from the server (new device), verified first.
     public func restoreFromServer(settings: SyncSettings, tokens: TokenProvider) async throws -> ConsentState {
         do {

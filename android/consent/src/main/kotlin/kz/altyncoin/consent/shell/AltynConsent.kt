@@ -9,6 +9,7 @@ import kotlinx.coroutines.withContext
 import kz.altyncoin.consent.AppInfo
 import kz.altyncoin.consent.ConsentCore
 import kz.altyncoin.consent.ConsentException
+import kz.altyncoin.consent.HttpClient
 import kz.altyncoin.consent.KeyProvider
 import kz.altyncoin.consent.OpenConfig
 import kz.altyncoin.consent.StateObserver
@@ -196,6 +197,22 @@ public class AltynConsent internal constructor(private val core: ConsentCore, pr
      */
     public suspend fun sync(settings: SyncSettings, tokens: TokenProvider): SyncReport =
         withContext(io) { translated { core.sync(settings, tokens) } }
+
+    /**
+     * [sync] through the app's own HTTP stack ([http]: OkHttp, Cronet, with
+     * the app's interceptors and certificate pinning); the core still
+     * decides what to send and what an answer means.
+     */
+    public suspend fun syncWithClient(settings: SyncSettings, tokens: TokenProvider, http: HttpClient): SyncReport =
+        withContext(io) { translated { core.syncWithClient(settings, tokens, http) } }
+
+    /**
+     * [verify], then the ledger against the server's own copy: every receipt
+     * the server holds for this installation must match the ledger (catches
+     * receipts deleted from the store). Writes nothing.
+     */
+    public suspend fun verifyOnline(settings: SyncSettings, tokens: TokenProvider): VerifyReport =
+        withContext(io) { translated { core.verifyOnline(settings, tokens) } }
 
     /** Fills an empty store from the server (new device), verified first. */
     public suspend fun restoreFromServer(settings: SyncSettings, tokens: TokenProvider): ConsentState =
