@@ -51,6 +51,9 @@ step "dependencies: licences, duplicate versions, sources (cargo deny)"
 # Advisories need the RustSec database from GitHub, which these machines
 # cannot reach: see deny.toml.
 command -v cargo-deny >/dev/null || cargo install -q --locked cargo-deny@0.20.2
+# cargo deny reads the metadata of every platform's crates (windows-sys
+# too), which a build for this machine never downloads: fetch them first.
+cargo fetch --locked -q
 cargo deny --offline check bans licenses sources 2>&1 | tail -n 1
 
 step "tests"
