@@ -14,7 +14,7 @@ use altyn_consent_core::sync::wire::{
     STATEMENT_RECEIPT_FORMAT, UNBLOCK_FORMAT,
 };
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ed25519_dalek::SigningKey;
@@ -140,6 +140,14 @@ impl Storage {
                 "bad_request",
                 "the event is not a compromise report",
             ));
+        }
+        if altyn_consent_core::ledger::parse_time(&event.at).is_none() {
+            return Err(Refusal::new(
+                400,
+                "bad_request",
+                "the report's time (at) is not a UTC date-time (RFC 3339)",
+            )
+            .about(event));
         }
         if event.install_id != upload.install_id {
             return Err(Refusal::new(
@@ -369,7 +377,8 @@ pub struct OpenReport {
     pub details: String,
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs storage work off the async threads (SQLite blocks).
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Refusal> + Send + 'static,
 ) -> Result<T, Refusal> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
@@ -451,10 +460,7 @@ fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
             "the admin API is not enabled on this server (--admin-tokens)",
         ));
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let token = crate::bearer_token(headers)
         .ok_or_else(|| Refusal::new(401, "unauthorized", "an admin bearer token is required"))?;
     if state.admin_tokens.iter().any(|t| t == token) {
         Ok(())

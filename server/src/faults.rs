@@ -25,6 +25,8 @@ pub enum Fault {
     DropAfterCommit,
     /// Store the batch, then send only half of the answer.
     TruncateBody,
+    /// A bug: the handler panics before storing anything.
+    Panic,
 }
 
 /// The faults the next uploads meet, in order; each is used once.
@@ -91,6 +93,7 @@ pub async fn inject(State(plan): State<FaultPlan>, request: Request, next: Next)
             )
                 .into_response()
         }
+        Some(Fault::Panic) => panic!("injected fault: a handler panics"),
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             next.run(request).await

@@ -4,6 +4,7 @@
 
 mod company;
 pub mod faults;
+mod hardening;
 mod storage;
 mod tls;
 
@@ -87,6 +88,33 @@ pub struct ServerConfig {
     /// admin API answers 403.
     #[arg(long, env = "ALTYN_SERVER_ADMIN_TOKENS", value_delimiter = ',')]
     pub admin_tokens: Vec<String>,
+    /// Seconds a client has to send a request's headers (a connection that
+    /// sends nothing, or headers too slowly, is closed).
+    #[arg(long, env = "ALTYN_SERVER_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds to receive a request and answer it, body included (answered
+    /// 408 beyond, and the connection closed).
+    #[arg(long, env = "ALTYN_SERVER_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Seconds a connection may stay silent (no byte either way) before it
+    /// is closed: one that says nothing after the handshake, an idle
+    /// keep-alive.
+    #[arg(long, env = "ALTYN_SERVER_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once; one over it is closed at once.
+    #[arg(long, env = "ALTYN_SERVER_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Most requests handled at once; the others wait (within the request
+    /// timeout).
+    #[arg(long, env = "ALTYN_SERVER_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// Requests per second per access token (answered 429 with Retry-After
+    /// beyond its burst).
+    #[arg(long, env = "ALTYN_SERVER_RATE_LIMIT", default_value_t = 100)]
+    pub rate_limit_per_second: u32,
+    /// Requests a token may send at once above its rate.
+    #[arg(long, env = "ALTYN_SERVER_RATE_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
 }
 
 /// The admin token of [`ServerConfig::loopback`] servers (tests, the demo).
@@ -105,6 +133,13 @@ impl ServerConfig {
             max_batch: 1000,
             publish: Vec::new(),
             admin_tokens: vec![LOOPBACK_ADMIN_TOKEN.into()],
+            header_timeout_secs: 10,
+            request_timeout_secs: 30,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+            max_in_flight: 256,
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
         }
     }
 }
@@ -133,6 +168,7 @@ struct AppState {
     tokens: HashMap<String, String>,
     max_batch: usize,
     max_body: usize,
+    rate_limiter: hardening::RateLimiter,
 }
 
 /// A running server.
@@ -231,7 +267,7 @@ fn load_or_create_key(path: &Path) -> Result<SigningKey, ServerError> {
     }
 }
 
-/// Runs the server until Ctrl-C (SIGINT), printing where it listens, its
+/// Runs the server until Ctrl-C (SIGINT) or SIGTERM, printing where it listens, its
 /// public keys and its dev CA, so a client can be pointed at it. Used by
 /// `altyn-consent-server` and `altyn-consent serve`.
 pub async fn serve_until_ctrl_c(config: ServerConfig) -> Result<(), ServerError> {
@@ -256,18 +292,68 @@ pub async fn serve_until_ctrl_c(config: ServerConfig) -> Result<(), ServerError>
         server.base_url,
         dir.display()
     );
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     println!("shutting down");
     server.shutdown().await;
     Ok(())
 }
 
+/// SIGINT (Ctrl-C) or SIGTERM (a service manager, a container runtime):
+/// both stop the server gracefully, requests in flight finishing.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The data folder is the operator's alone: 0700, and the database and its
+/// log 0600 (created so before SQLite opens it; SQLite gives the log and
+/// the shared-memory file the database's mode). Key files are written 0600.
+fn private_data_folder(dir: &Path) -> Result<(), ServerError> {
+    let io = |what: String| move |source| ServerError::Io { what, source };
+    std::fs::create_dir_all(dir).map_err(io(format!("data folder {}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(format!("data folder {}", dir.display())))?;
+        let db = dir.join("server.db");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&db)
+            .map_err(io(format!("database {}", db.display())))?;
+        for name in ["server.db", "server.db-wal", "server.db-shm"] {
+            let path = dir.join(name);
+            if path.exists() {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io(format!("database file {}", path.display())))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Starts the server; returns once it listens.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::Io {
-        what: format!("data folder {}", config.data_dir.display()),
-        source,
-    })?;
+    private_data_folder(&config.data_dir)?;
     let mut tokens = HashMap::new();
     for pair in &config.tokens {
         let (token, subject) = pair
@@ -315,12 +401,34 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         tokens,
         max_batch: config.max_batch,
         max_body: config.max_body_bytes,
+        rate_limiter: hardening::RateLimiter::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        ),
     });
-    let app = router(state.clone(), faults.clone());
+    let limits = Arc::new(hardening::Limits {
+        request_timeout: Duration::from_secs(config.request_timeout_secs.max(1)),
+        max_in_flight: config.max_in_flight,
+    });
+    let app = router(state.clone(), faults.clone(), limits);
     let handle = axum_server::Handle::new();
-    let server = axum_server::bind_rustls(config.listen, identity.rustls)
-        .handle(handle.clone())
-        .serve(app.into_make_service());
+    let mut server = axum_server::bind_rustls(config.listen, identity.rustls)
+        .map(|tls| {
+            hardening::ConnectionLimit::new(
+                tls,
+                config.max_connections,
+                Duration::from_secs(config.idle_timeout_secs.max(1)),
+            )
+        })
+        .handle(handle.clone());
+    // Without a timer hyper has no header timeout at all: a client that
+    // sends half a request line would hold its connection for ever.
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(config.header_timeout_secs.max(1)));
+    let server = server.serve(app.into_make_service());
     let task = tokio::spawn(server);
     let addr = handle
         .listening()
@@ -342,7 +450,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     })
 }
 
-fn router(state: Arc<AppState>, faults: FaultPlan) -> Router {
+fn router(state: Arc<AppState>, faults: FaultPlan, limits: Arc<hardening::Limits>) -> Router {
     Router::new()
         .route(
             "/v1/health",
@@ -363,10 +471,32 @@ fn router(state: Arc<AppState>, faults: FaultPlan) -> Router {
             post(company::admin_unblock),
         )
         .fallback(|| async { refusal(Refusal::new(404, "not_found", "no such endpoint")) })
-        // The body limit is enforced by the handlers, so that it is answered
-        // with a JSON error rather than a bare 413.
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        // Extractors (the reports' and the admin API's bodies) stop at the
+        // body limit; the upload reads its body itself, against the same.
+        .layer(axum::extract::DefaultBodyLimit::max(state.max_body))
         .layer(axum::middleware::from_fn_with_state(faults, faults::inject))
+        // Innermost first: a bounded number of requests at a time, each
+        // token within its rate, each request within its time; then every
+        // error in the contract's JSON shape, traced without personal data,
+        // and a panic answered 500.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.max_in_flight.max(1),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hardening::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            hardening::request_timeout,
+        ))
+        .layer(axum::middleware::from_fn(hardening::json_errors))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(hardening::request_span),
+        )
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            hardening::panic_response,
+        ))
         .with_state(state)
 }
 
@@ -375,11 +505,17 @@ pub(crate) fn refusal(r: Refusal) -> Response {
     (status, Json(r.error)).into_response()
 }
 
+/// The bearer token of a request; the scheme's name is case-insensitive
+/// (RFC 9110, 11.1).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 pub(crate) fn subject_of(state: &AppState, headers: &HeaderMap) -> Result<String, Refusal> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let token = bearer_token(headers)
         .ok_or_else(|| Refusal::new(401, "unauthorized", "a bearer token is required"))?;
     state
         .tokens
@@ -441,6 +577,19 @@ async fn upload(
             }
         }
     }
+    if let Some((event, _)) = events
+        .iter()
+        .find(|(e, _)| altyn_consent_core::ledger::parse_time(&e.at).is_none())
+    {
+        return refusal(
+            Refusal::new(
+                400,
+                "bad_request",
+                "the event's time (at) is not a UTC date-time (RFC 3339, e.g. 2026-12-01T10:00:00.000Z)",
+            )
+            .about(event),
+        );
+    }
     let install_id = raw.install_id;
     if events.is_empty() {
         return refusal(Refusal::new(
@@ -481,7 +630,8 @@ async fn list_events(State(state): State<Arc<AppState>>, headers: HeaderMap) -> 
         Ok(s) => s,
         Err(r) => return refusal(r),
     };
-    match state.storage.events_of(&subject) {
+    let s = state.clone();
+    match company::blocking(move || s.storage.events_of(&subject)).await {
         Ok((events, receipts)) => Json(EventsPage { events, receipts }).into_response(),
         Err(r) => refusal(r),
     }
@@ -502,7 +652,8 @@ async fn current_policy(
         return refusal(r);
     }
     let locale = query.locale.unwrap_or_else(|| "ru".into());
-    match state.storage.current_policy(&policy_id, &locale) {
+    let (s, id) = (state.clone(), policy_id.clone());
+    match company::blocking(move || s.storage.current_policy(&id, &locale)).await {
         Ok(Some((hash, signed))) => {
             let etag = format!("\"{hash}\"");
             let matches = headers
