@@ -350,11 +350,28 @@ fn parse_keys(keys: &[String]) -> Result<Vec<VerifyingKey>, Failure> {
         .collect()
 }
 
+/// The public keys a server's data folder lists: every key of the ring
+/// (`NAME-keys.pub`, one per line, kept across rotations), or the active
+/// one alone (`NAME-key.pub`, servers before key rotation).
+fn keys_in(dir: &std::path::Path, name: &str) -> Result<Vec<String>, Failure> {
+    let ring = dir.join(format!("{name}-keys.pub"));
+    if ring.exists() {
+        Ok(read_text(&ring)?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect())
+    } else {
+        Ok(vec![read_text(&dir.join(format!("{name}-key.pub")))?])
+    }
+}
+
 impl TrustArgs {
     fn server_keys(&self) -> Result<Vec<VerifyingKey>, Failure> {
         let mut keys = self.server_key.clone();
         if let Some(dir) = &self.server_data_dir {
-            keys.push(read_text(&dir.join("receipt-key.pub"))?);
+            keys.extend(keys_in(dir, "receipt")?);
         }
         parse_keys(&keys)
     }
@@ -365,7 +382,7 @@ impl RemoteArgs {
         let mut policy_keys = self.policy_key.clone();
         let mut ca = self.ca_file.as_deref().map(read_text).transpose()?;
         if let Some(dir) = &self.trust.server_data_dir {
-            policy_keys.push(read_text(&dir.join("policy-key.pub"))?);
+            policy_keys.extend(keys_in(dir, "policy")?);
             if ca.is_none() && dir.join("dev-ca.pem").exists() {
                 ca = Some(read_text(&dir.join("dev-ca.pem"))?);
             }

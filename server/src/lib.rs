@@ -88,6 +88,16 @@ pub struct ServerConfig {
     /// admin API answers 403.
     #[arg(long, env = "ALTYN_SERVER_ADMIN_TOKENS", value_delimiter = ',')]
     pub admin_tokens: Vec<String>,
+    /// Start with a new receipt signing key: the current one is retired
+    /// (kept in `retired/`, its public key still listed in
+    /// `receipt-keys.pub`), and receipts from now on name the new one.
+    /// Ship apps trusting the new public key before rotating.
+    #[arg(long)]
+    pub rotate_receipt_key: bool,
+    /// Start with a new policy signing key (as for receipts); every
+    /// published policy text is signed again with it.
+    #[arg(long)]
+    pub rotate_policy_key: bool,
     /// Seconds a client has to send a request's headers (a connection that
     /// sends nothing, or headers too slowly, is closed).
     #[arg(long, env = "ALTYN_SERVER_HEADER_TIMEOUT", default_value_t = 10)]
@@ -133,6 +143,8 @@ impl ServerConfig {
             max_batch: 1000,
             publish: Vec::new(),
             admin_tokens: vec![LOOPBACK_ADMIN_TOKEN.into()],
+            rotate_receipt_key: false,
+            rotate_policy_key: false,
             header_timeout_secs: 10,
             request_timeout_secs: 30,
             idle_timeout_secs: 60,
@@ -180,8 +192,14 @@ pub struct RunningServer {
     pub ca_pem: Option<String>,
     /// The server's certificate (DER), e.g. for pinning.
     pub cert_der: Vec<u8>,
+    /// The active receipt key: new receipts name it.
     pub receipt_key: VerifyingKey,
+    /// Every receipt key the server has had, the active one first.
+    pub receipt_keys: Vec<VerifyingKey>,
+    /// The active policy key.
     pub policy_key: VerifyingKey,
+    /// Every policy key the server has had, the active one first.
+    pub policy_keys: Vec<VerifyingKey>,
     pub faults: FaultPlan,
     state: Arc<AppState>,
     policy_signer: SigningKey,
@@ -234,37 +252,89 @@ impl RunningServer {
     }
 }
 
-fn load_or_create_key(path: &Path) -> Result<SigningKey, ServerError> {
-    let io = |source| ServerError::Io {
-        what: format!("key file {}", path.display()),
-        source,
-    };
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let bytes: [u8; 32] = hex::decode(text.trim())
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| {
-                    ServerError::Config(format!("{} is not a 64-hex-digit key", path.display()))
-                })?;
-            Ok(SigningKey::from_bytes(&bytes))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+/// One signing key ring in the data folder: `NAME-key.hex` is the active
+/// key (0600; its public key in `NAME-key.pub`), `retired/NAME-key-ID.hex`
+/// the keys it replaced, and `NAME-keys.pub` every public key, the active
+/// one first, one per line: what clients trust during and after a
+/// rotation. Receipts and policy signatures name the key that made them
+/// (`key_id`), so old ones still verify against the retired public keys.
+struct KeyRing {
+    active: SigningKey,
+    all: Vec<VerifyingKey>,
+}
+
+fn key_ring(dir: &Path, name: &str, rotate: bool) -> Result<KeyRing, ServerError> {
+    let active_path = dir.join(format!("{name}-key.hex"));
+    let retired_dir = dir.join("retired");
+    let io = |what: String| move |source| ServerError::Io { what, source };
+    if rotate && active_path.exists() {
+        let old = read_key(&active_path)?;
+        std::fs::create_dir_all(&retired_dir)
+            .map_err(io(format!("folder {}", retired_dir.display())))?;
+        let kept = retired_dir.join(format!("{name}-key-{}.hex", key_id(&old.verifying_key())));
+        altyn_consent_core::store::write_private_file(
+            &kept,
+            hex::encode(old.to_bytes()).as_bytes(),
+        )
+        .map_err(io(format!("key file {}", kept.display())))?;
+        std::fs::remove_file(&active_path)
+            .map_err(io(format!("key file {}", active_path.display())))?;
+        tracing::info!(retired = %key_id(&old.verifying_key()), "{name} key rotated");
+    }
+    let active = match read_key(&active_path) {
+        Ok(key) => key,
+        Err(ServerError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             let key = altyn_consent_core::sync::wire::generate_signing_key();
             altyn_consent_core::store::write_private_file(
-                path,
+                &active_path,
                 hex::encode(key.to_bytes()).as_bytes(),
             )
-            .map_err(io)?;
-            std::fs::write(
-                path.with_extension("pub"),
-                hex::encode(key.verifying_key().as_bytes()),
-            )
-            .map_err(io)?;
-            Ok(key)
+            .map_err(io(format!("key file {}", active_path.display())))?;
+            key
         }
-        Err(e) => Err(io(e)),
+        Err(e) => return Err(e),
+    };
+    let mut all = vec![active.verifying_key()];
+    if retired_dir.is_dir() {
+        let prefix = format!("{name}-key-");
+        let mut retired: Vec<_> = std::fs::read_dir(&retired_dir)
+            .map_err(io(format!("folder {}", retired_dir.display())))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".hex"))
+            })
+            .collect();
+        retired.sort();
+        for path in retired {
+            let key = read_key(&path)?.verifying_key();
+            if !all.contains(&key) {
+                all.push(key);
+            }
+        }
     }
+    let public = |key: &VerifyingKey| hex::encode(key.as_bytes());
+    std::fs::write(active_path.with_extension("pub"), public(&all[0]))
+        .map_err(io(format!("{name}-key.pub")))?;
+    let list: String = all.iter().map(|k| public(k) + "\n").collect();
+    std::fs::write(dir.join(format!("{name}-keys.pub")), list)
+        .map_err(io(format!("{name}-keys.pub")))?;
+    Ok(KeyRing { active, all })
+}
+
+fn read_key(path: &Path) -> Result<SigningKey, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServerError::Io {
+        what: format!("key file {}", path.display()),
+        source,
+    })?;
+    let bytes: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            ServerError::Config(format!("{} is not a 64-hex-digit key", path.display()))
+        })?;
+    Ok(SigningKey::from_bytes(&bytes))
 }
 
 /// Runs the server until Ctrl-C (SIGINT) or SIGTERM, printing where it listens, its
@@ -275,14 +345,18 @@ pub async fn serve_until_ctrl_c(config: ServerConfig) -> Result<(), ServerError>
     let server = start(config).await?;
     println!("consent server listening on {}", server.base_url);
     println!(
-        "receipt key: {} ({})",
+        "receipt key: {} ({}; all {}: {})",
         hex::encode(server.receipt_key.as_bytes()),
-        dir.join("receipt-key.pub").display()
+        dir.join("receipt-key.pub").display(),
+        server.receipt_keys.len(),
+        dir.join("receipt-keys.pub").display()
     );
     println!(
-        "policy key:  {} ({})",
+        "policy key:  {} ({}; all {}: {})",
         hex::encode(server.policy_key.as_bytes()),
-        dir.join("policy-key.pub").display()
+        dir.join("policy-key.pub").display(),
+        server.policy_keys.len(),
+        dir.join("policy-keys.pub").display()
     );
     if server.ca_pem.is_some() {
         println!("dev CA:      {}", dir.join("dev-ca.pem").display());
@@ -365,8 +439,16 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     // The database first: one this server cannot use stops it before
     // anything else is created in the data folder.
     let storage = Storage::open(&config.data_dir.join("server.db"))?;
-    let receipt_key = load_or_create_key(&config.data_dir.join("receipt-key.hex"))?;
-    let policy_signer = load_or_create_key(&config.data_dir.join("policy-key.hex"))?;
+    let receipts_ring = key_ring(&config.data_dir, "receipt", config.rotate_receipt_key)?;
+    let policy_ring = key_ring(&config.data_dir, "policy", config.rotate_policy_key)?;
+    let receipt_key = receipts_ring.active.clone();
+    let policy_signer = policy_ring.active.clone();
+    if config.rotate_policy_key {
+        let signed = storage
+            .sign_policies_again(&policy_signer)
+            .map_err(|r| ServerError::Config(r.error.message))?;
+        tracing::info!(signed, "published policies signed with the new policy key");
+    }
     // The bundled policy is the first published version.
     storage
         .publish(PolicyDocument::bundled(), &policy_signer)
@@ -441,7 +523,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         ca_pem: identity.ca_pem,
         cert_der: identity.cert_der,
         receipt_key: receipt_key.verifying_key(),
+        receipt_keys: receipts_ring.all,
         policy_key: policy_signer.verifying_key(),
+        policy_keys: policy_ring.all,
         faults,
         state,
         policy_signer,

@@ -397,6 +397,29 @@ impl Storage {
         Ok(())
     }
 
+    /// Signs every published policy text again with `key` (after a policy
+    /// key rotation), in one transaction; returns how many. The texts and
+    /// their hashes (the ETags) do not change.
+    pub fn sign_policies_again(&self, key: &SigningKey) -> Result<usize, Refusal> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let rows: Vec<(String, i64, String, String)> = tx
+            .prepare("SELECT policy_id, version, locale, signed FROM policies")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, version, locale, signed) in &rows {
+            let old: SignedPolicy = serde_json::from_str(signed).expect("stored policies decode");
+            let again =
+                serde_json::to_string(&SignedPolicy::sign(key, old.policy)).expect("serialises");
+            tx.execute(
+                "UPDATE policies SET signed = ?4 WHERE policy_id = ?1 AND version = ?2 AND locale = ?3",
+                params![id, version, locale, again],
+            )?;
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
     /// The newest published text of a policy in `locale`, else in `ru`.
     pub fn current_policy(
         &self,
