@@ -223,7 +223,11 @@ impl RunningServer {
     /// Every event and receipt the server holds for `subject`.
     pub fn events_of(&self, subject: &str) -> EventsPage {
         let (events, receipts) = self.state.storage.events_of(subject).unwrap_or_default();
-        EventsPage { events, receipts }
+        EventsPage {
+            events,
+            receipts,
+            next: None,
+        }
     }
 
     /// §5.7: the operator restores `subject`'s access (as the admin API's
@@ -709,14 +713,78 @@ async fn upload(
     }
 }
 
-async fn list_events(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+/// `GET /v1/events`: everything (no `limit`, as clients before paging
+/// ask), or one page of `limit` events after the cursor `after`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// Most events in one page.
+const MAX_EVENTS_PAGE: usize = 5000;
+
+/// The opaque cursor of the position (installation, sequence).
+fn cursor(install_id: &str, seq: u64) -> String {
+    format!("{}.{seq}", hex::encode(install_id))
+}
+
+fn parse_cursor(text: &str) -> Option<(String, u64)> {
+    let (install, seq) = text.split_once('.')?;
+    let install = String::from_utf8(hex::decode(install).ok()?).ok()?;
+    Some((install, seq.parse().ok()?))
+}
+
+async fn list_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> Response {
     let subject = match subject_of(&state, &headers) {
         Ok(s) => s,
         Err(r) => return refusal(r),
     };
     let s = state.clone();
-    match company::blocking(move || s.storage.events_of(&subject)).await {
-        Ok((events, receipts)) => Json(EventsPage { events, receipts }).into_response(),
+    let Some(limit) = query.limit else {
+        if query.after.is_some() {
+            return refusal(Refusal::new(400, "bad_request", "after needs a limit"));
+        }
+        return match company::blocking(move || s.storage.events_of(&subject)).await {
+            Ok((events, receipts)) => Json(EventsPage {
+                events,
+                receipts,
+                next: None,
+            })
+            .into_response(),
+            Err(r) => refusal(r),
+        };
+    };
+    if !(1..=MAX_EVENTS_PAGE).contains(&limit) {
+        return refusal(Refusal::new(
+            400,
+            "bad_request",
+            format!("limit must be 1 to {MAX_EVENTS_PAGE}"),
+        ));
+    }
+    let after = match query.after.as_deref().map(parse_cursor) {
+        None => None,
+        Some(Some(position)) => Some(position),
+        Some(None) => {
+            return refusal(Refusal::new(
+                400,
+                "bad_request",
+                "after is not a cursor this server gave",
+            ))
+        }
+    };
+    match company::blocking(move || s.storage.events_page(&subject, limit, after)).await {
+        Ok((events, receipts, next)) => Json(EventsPage {
+            events,
+            receipts,
+            next: next.map(|(install, seq)| cursor(&install, seq)),
+        })
+        .into_response(),
         Err(r) => refusal(r),
     }
 }

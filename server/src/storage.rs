@@ -354,6 +354,85 @@ impl Storage {
         Ok((events, receipts))
     }
 
+    /// One page of the subject's events, ordered by installation and
+    /// sequence, after the position `after` (installation id, sequence),
+    /// at most `limit`; with each receipt whose last acknowledged event is
+    /// in the page, and the position of the page's last event when more
+    /// follow.
+    #[allow(clippy::type_complexity)]
+    pub fn events_page(
+        &self,
+        subject: &str,
+        limit: usize,
+        after: Option<(String, u64)>,
+    ) -> Result<(Vec<Event>, Vec<Receipt>, Option<(String, u64)>), Refusal> {
+        let conn = self.lock();
+        let (after_install, after_seq) = after.unwrap_or_default();
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.install_id, e.seq, e.body FROM events e JOIN installs i ON i.install_id = e.install_id \
+             WHERE i.subject = ?1 AND (e.install_id, e.seq) > (?2, ?3) ORDER BY e.install_id, e.seq LIMIT ?4",
+        )?;
+        let mut rows: Vec<(String, u64, Event)> = stmt
+            .query_map(
+                params![subject, after_install, after_seq as i64, (limit + 1) as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )?
+            .map(|row| {
+                let (install, seq, body) = row?;
+                Ok((
+                    install,
+                    seq,
+                    serde_json::from_str(&body).expect("stored events decode"),
+                ))
+            })
+            .collect::<Result<_, rusqlite::Error>>()?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        // The page's range of each installation it touches.
+        let mut ranges: Vec<(String, u64, u64)> = Vec::new();
+        for (install, seq, _) in &rows {
+            match ranges.last_mut() {
+                Some((i, _, last)) if i == install => *last = *seq,
+                _ => ranges.push((install.clone(), *seq, *seq)),
+            }
+        }
+        let mut receipts = Vec::new();
+        let mut stmt =
+            conn.prepare_cached("SELECT body FROM receipts WHERE install_id = ?1 ORDER BY id")?;
+        for (install, first, last) in &ranges {
+            for body in stmt.query_map([install], |r| r.get::<_, String>(0))? {
+                let receipt: Receipt =
+                    serde_json::from_str(&body?).expect("stored receipts decode");
+                let top = receipt
+                    .body
+                    .acknowledged
+                    .iter()
+                    .map(|a| a.seq)
+                    .max()
+                    .unwrap_or(receipt.body.head.events);
+                if (*first..=*last).contains(&top) {
+                    receipts.push(receipt);
+                }
+            }
+        }
+        let next = if more {
+            rows.last().map(|(install, seq, _)| (install.clone(), *seq))
+        } else {
+            None
+        };
+        Ok((
+            rows.into_iter().map(|(_, _, e)| e).collect(),
+            receipts,
+            next,
+        ))
+    }
+
     /// How many events the server holds, and how many distinct ids (for tests).
     pub fn event_counts(&self) -> Result<(u64, u64), rusqlite::Error> {
         self.lock()

@@ -356,6 +356,15 @@ async fn real_responses_validate_against_the_contract() {
     assert_eq!(page["events"].as_array().unwrap().len(), events.len());
     c.check("get", "/v1/events", "/v1/events", None, None, 401)
         .await;
+    // In pages.
+    let first = c
+        .check("get", "/v1/events", "/v1/events?limit=1", t, None, 200)
+        .await;
+    let next = first["next"].as_str().expect("a next page").to_string();
+    let after = format!("/v1/events?limit=1&after={next}");
+    c.check("get", "/v1/events", &after, t, None, 200).await;
+    c.check("get", "/v1/events", "/v1/events?limit=0", t, None, 400)
+        .await;
     // Policies.
     let template = "/v1/policies/{policy_id}";
     c.check(
@@ -463,7 +472,7 @@ async fn real_responses_validate_against_the_contract() {
         .check("get", "/v1/statements", "/v1/statements", t, None, 200)
         .await;
     assert_eq!(statements["receipts"].as_array().unwrap().len(), 1);
-    assert_eq!(c.checked, 22, "every request above was checked");
+    assert_eq!(c.checked, 25, "every request above was checked");
     // The validators do refuse what the contract does not allow.
     let error = response_validator(&c.spec, "post", "/v1/events", 400);
     assert!(!error.is_valid(&serde_json::json!({ "error": "no_such_code", "message": "m" })));

@@ -176,6 +176,7 @@ fn main() {
         &EventsPage {
             events: long_events.clone(),
             receipts: vec![long_receipt],
+            next: None,
         },
     );
     write_json(
@@ -185,6 +186,7 @@ fn main() {
         &EventsPage {
             events: short_events.clone(),
             receipts: vec![short_receipt],
+            next: None,
         },
     );
     // Two installations: the check picks the one with the newest event.
@@ -197,6 +199,7 @@ fn main() {
         &EventsPage {
             events: small_events.iter().chain(&other).cloned().collect(),
             receipts: vec![small_receipt, receipt(&key, &small_events), other_receipt],
+            next: None,
         },
     );
     write_json(
@@ -206,6 +209,7 @@ fn main() {
         &EventsPage {
             events: vec![],
             receipts: vec![],
+            next: None,
         },
     );
     check_seeds(&out, &key);

@@ -481,40 +481,69 @@ pub(super) async fn fetch_restore_plan(
     Ok((plan, token))
 }
 
-/// The subject's events and receipts as the server holds them.
+/// Events per page of `GET /v1/events`.
+const EVENTS_PAGE: usize = 1000;
+/// Pages at most (10 million events): a server that never ends its pages
+/// is refused, not followed for ever.
+const MAX_PAGES: usize = 10_000;
+
+/// The subject's events and receipts as the server holds them, page after
+/// page, put together (a server without paging sends one page).
 async fn fetch_events_page(
     http: &dyn HttpTransport,
     api: &Api,
     config: &SyncConfig,
 ) -> Result<(crate::sync::wire::EventsPage, String), ConsentError> {
     let mut token = config.token(false).await?;
-    let mut page = read(http.send(api.events(&token)).await);
-    if matches!(page, Outcome::Unauthorized) {
-        token = config.token(true).await?;
-        page = read(http.send(api.events(&token)).await);
-    }
-    let page = match page {
-        Outcome::Done(page, _) => page,
-        Outcome::Retry { reason } => return Err(ConsentError::Network(reason)),
-        Outcome::Insecure(why) => return Err(ConsentError::Network(why)),
-        Outcome::Unauthorized => {
-            return Err(ConsentError::ServerRejected(
-                "the server refused the access token, also a fresh one".into(),
-            ))
-        }
-        Outcome::Rejected { status, error } => {
-            return Err(ConsentError::ServerRejected(format!(
-                "{status} {}",
-                error.message
-            )))
-        }
-        Outcome::NotModified => {
-            return Err(ConsentError::ServerRejected(
-                "an answer the API does not promise".into(),
-            ))
-        }
+    let mut all = crate::sync::wire::EventsPage {
+        events: Vec::new(),
+        receipts: Vec::new(),
+        next: None,
     };
-    Ok((page, token))
+    let mut after: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let request = |token: &str| api.events(token, EVENTS_PAGE, after.as_deref());
+        let mut page = read(http.send(request(&token)).await);
+        if matches!(page, Outcome::Unauthorized) {
+            token = config.token(true).await?;
+            page = read(http.send(request(&token)).await);
+        }
+        let page: crate::sync::wire::EventsPage = match page {
+            Outcome::Done(page, _) => page,
+            Outcome::Retry { reason } => return Err(ConsentError::Network(reason)),
+            Outcome::Insecure(why) => return Err(ConsentError::Network(why)),
+            Outcome::Unauthorized => {
+                return Err(ConsentError::ServerRejected(
+                    "the server refused the access token, also a fresh one".into(),
+                ))
+            }
+            Outcome::Rejected { status, error } => {
+                return Err(ConsentError::ServerRejected(format!(
+                    "{status} {}",
+                    error.message
+                )))
+            }
+            Outcome::NotModified => {
+                return Err(ConsentError::ServerRejected(
+                    "an answer the API does not promise".into(),
+                ))
+            }
+        };
+        all.events.extend(page.events);
+        all.receipts.extend(page.receipts);
+        match page.next {
+            Some(next) if Some(&next) == after.as_ref() => {
+                return Err(ConsentError::ServerRejected(
+                    "the server sent the same page cursor twice".into(),
+                ))
+            }
+            Some(next) => after = Some(next),
+            None => return Ok((all, token)),
+        }
+    }
+    Err(ConsentError::ServerRejected(format!(
+        "the server's events did not end within {MAX_PAGES} pages"
+    )))
 }
 
 /// What a receipt must say of one stored event.

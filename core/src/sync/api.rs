@@ -101,10 +101,20 @@ impl Api {
     }
 
     /// `GET /v1/events`: the subject's events and receipts (restore).
-    pub(crate) fn events(&self, token: &str) -> HttpRequest {
+    /// `GET /v1/events`, one page of at most `limit` events after the
+    /// cursor `after` (a server without paging answers everything at once).
+    pub(crate) fn events(&self, token: &str, limit: usize, after: Option<&str>) -> HttpRequest {
+        let mut url = self.url("v1/events");
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &limit.to_string());
+            if let Some(after) = after {
+                query.append_pair("after", after);
+            }
+        }
         HttpRequest {
             method: Method::Get,
-            url: self.url("v1/events").to_string(),
+            url: url.to_string(),
             headers: vec![Self::auth(token)],
             body: Vec::new(),
         }

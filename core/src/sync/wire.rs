@@ -115,6 +115,11 @@ pub struct EventsPage {
     pub events: Vec<Event>,
     /// The server's signed receipts over them, oldest first.
     pub receipts: Vec<Receipt>,
+    /// Asked for in pages (`?limit=N`): the cursor of the next page
+    /// (`?after=`), absent on the last one. Each receipt comes in the page
+    /// that holds the last event it acknowledges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// The [`StatementReceiptBody::format`] of statement receipts of this version.
