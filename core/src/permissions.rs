@@ -12,6 +12,15 @@ use crate::policy::{select_locale, PolicyDocument};
 
 /// The catalog format this build reads (and 1 and 2 before it).
 pub const CATALOG_FORMAT: u32 = 3;
+/// The iOS APIs the iOS shell reads a status from; a catalog's `ios.api`
+/// starts with one of them (format 3).
+pub const IOS_APIS: [&str; 5] = [
+    "AVCaptureDevice",
+    "CLLocationManager",
+    "CNContactStore",
+    "PHPhotoLibrary",
+    "UNUserNotificationCenter",
+];
 /// The highest Android API level the catalog's per-level rules are checked
 /// for ([`AndroidRuntime`]); levels above it follow the same rules.
 pub const ANDROID_SDK_CHECKED_UP_TO: i32 = 40;
@@ -439,8 +448,18 @@ impl PermissionCatalog {
         Ok(())
     }
 
-    /// A newer catalog replaces this one; the same or an older one is refused.
+    /// A newer catalog replaces this one; the same or an older one is
+    /// refused, and so is one of an older format (it would drop facts the
+    /// current one states, such as the platform table).
     pub fn check_replaces(&self, current: &PermissionCatalog) -> Result<(), CatalogError> {
+        if self.format < current.format {
+            return Err(CatalogError::Invalid {
+                reason: format!(
+                    "format {} is older than the catalog in use (format {}): publish the catalog in format {}",
+                    self.format, current.format, current.format
+                ),
+            });
+        }
         if self.version <= current.version {
             return Err(CatalogError::NotNewer {
                 offered: self.version,
@@ -509,6 +528,15 @@ impl Permission {
             .is_some_and(|l| l.means.trim().is_empty())
         {
             return Err("limited.means is empty".into());
+        }
+        // The iOS shell asks the framework the first word names.
+        let api = self.ios.api.split_whitespace().next().unwrap_or("");
+        if format >= 3 && !IOS_APIS.contains(&api) {
+            return Err(format!(
+                "ios.api {:?} does not start with a framework the iOS shell reads ({})",
+                self.ios.api,
+                IOS_APIS.join(", ")
+            ));
         }
         Ok(())
     }
@@ -776,6 +804,13 @@ mod tests {
             c["permissions"][5]["android"]["runtime"][0]["max_sdk"] = 30.into();
         });
         assert!(err.contains("min_sdk 33 above max_sdk 30"), "{err}");
+        let err = refused(&|c| {
+            c["permissions"][0]["ios"]["api"] = "AVFoundation".into();
+        });
+        assert!(
+            err.contains("does not start with a framework the iOS shell reads"),
+            "{err}"
+        );
         // A format-2 catalog (no platform facts) still reads: each manifest
         // permission on every level, and a partial grant does not count.
         let mut old = bundled.clone();
@@ -796,6 +831,19 @@ mod tests {
             ]
         );
         assert!(read.permissions.iter().all(|p| !p.limited_is_usable()));
+        // It never replaces a format-3 catalog, whatever its version: it
+        // would drop the platform facts.
+        let mut newer_version = old;
+        newer_version["version"] = 99.into();
+        let newer_version = PermissionCatalog::parse(newer_version.to_string().as_bytes()).unwrap();
+        let err = newer_version
+            .check_replaces(&PermissionCatalog::bundled())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("older than the catalog in use (format 3)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -104,7 +104,9 @@ pub struct PermissionInfo {
     pub android_features: Vec<String>,
     /// Info.plist usage-description keys.
     pub ios_usage_keys: Vec<String>,
-    /// The iOS framework that asks (`AVFoundation`, `CoreLocation`, ...).
+    /// The iOS API that asks and answers, its first word one of
+    /// [`IOS_APIS`](crate::permissions::IOS_APIS) (`AVCaptureDevice`,
+    /// `CLLocationManager (full accuracy)`, ...).
     pub ios_api: String,
     /// Whether it needs CoreLocation's full accuracy: without it the grant
     /// is partial.

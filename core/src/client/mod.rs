@@ -323,7 +323,15 @@ impl ConsentClient {
             .into());
         }
         let catalog = match store.latest_catalog()? {
-            Some(stored) if stored.version >= config.bundled_catalog.version => stored,
+            // A stored catalog of an older format lacks facts this build
+            // relies on (the platform table, what a partial grant means):
+            // the bundled one wins over it, whatever its version.
+            Some(stored)
+                if stored.version >= config.bundled_catalog.version
+                    && stored.format >= config.bundled_catalog.format =>
+            {
+                stored
+            }
             _ => {
                 if !read_only {
                     store.put_catalog(&config.bundled_catalog)?;

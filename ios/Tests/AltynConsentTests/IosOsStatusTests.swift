@@ -4,11 +4,11 @@ import XCTest
 /// The iOS permission bridge's decisions, without a device.
 final class IosOsStatusTests: XCTestCase {
     func testAnswersMapToTheCoresStatus() {
-        XCTAssertEqual(IosOsStatus.map(.notDetermined), .notDetermined)
-        XCTAssertEqual(IosOsStatus.map(.authorized), .granted)
-        XCTAssertEqual(IosOsStatus.map(.denied), .blocked, "iOS asks once; Settings alone can change it")
-        XCTAssertEqual(IosOsStatus.map(.restricted), .blocked)
-        XCTAssertEqual(IosOsStatus.map(.authorized, hardwarePresent: false), .unavailable)
+        XCTAssertEqual(IosOsStatus.map(.notDetermined, requiresFullAccuracy: false), .notDetermined)
+        XCTAssertEqual(IosOsStatus.map(.authorized, requiresFullAccuracy: false), .granted)
+        XCTAssertEqual(IosOsStatus.map(.denied, requiresFullAccuracy: false), .blocked, "iOS asks once; Settings alone can change it")
+        XCTAssertEqual(IosOsStatus.map(.restricted, requiresFullAccuracy: false), .blocked)
+        XCTAssertEqual(IosOsStatus.map(.authorized, requiresFullAccuracy: false, hardwarePresent: false), .unavailable)
     }
 
     /// The platform facts come from the core's catalog, the table Android reads too.
@@ -28,8 +28,8 @@ final class IosOsStatusTests: XCTestCase {
         XCTAssertFalse(precise.limitedUsable)
         XCTAssertEqual(reduced(approximate), .granted)
         // Selected photos, some contacts, quiet notifications: partial, and usable.
-        XCTAssertEqual(IosOsStatus.map(.limited), .limited)
-        XCTAssertEqual(IosOsStatus.map(.provisional), .limited)
+        XCTAssertEqual(IosOsStatus.map(.limited, requiresFullAccuracy: false), .limited)
+        XCTAssertEqual(IosOsStatus.map(.provisional, requiresFullAccuracy: false), .limited)
         for id in ["photos", "contacts", "notifications"] {
             XCTAssertTrue(try XCTUnwrap(catalog[id]).limitedUsable, id)
         }

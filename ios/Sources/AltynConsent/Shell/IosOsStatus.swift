@@ -24,7 +24,7 @@ public enum IosOsStatus {
     /// partial grant lets the app use the function is the catalog's
     /// `limitedUsable`, applied by the core.
     public static func map(
-        _ answer: IosAuthorization, requiresFullAccuracy: Bool = false, fullAccuracy: Bool = true,
+        _ answer: IosAuthorization, requiresFullAccuracy: Bool, fullAccuracy: Bool = true,
         hardwarePresent: Bool = true
     ) -> OsStatus {
         if !hardwarePresent { return .unavailable }

@@ -22,35 +22,37 @@
         }
 
         /// The OS status of one catalog permission, read now. Which framework
-        /// answers is the catalog's `iosApi` (its first word); whether the
-        /// grant needs full accuracy is its `iosFullAccuracy`.
-        public func osStatus(_ info: PermissionInfo) async -> OsStatus {
+        /// answers is the catalog's `iosApi` (its first word, one the core's
+        /// catalog rules allow); whether the grant needs full accuracy is its
+        /// `iosFullAccuracy`. Nil for an API this shell does not know: nothing
+        /// is reported then, rather than a status the OS never gave.
+        public func osStatus(_ info: PermissionInfo) async -> OsStatus? {
             switch info.iosApi.split(separator: " ").first.map(String.init) ?? "" {
             case "AVCaptureDevice":
                 let present = AVCaptureDevice.default(for: .video) != nil
-                return IosOsStatus.map(camera(), hardwarePresent: present)
+                return IosOsStatus.map(camera(), requiresFullAccuracy: false, hardwarePresent: present)
             case "CLLocationManager":
                 let manager = CLLocationManager()
                 return IosOsStatus.map(
                     location(manager.authorizationStatus), requiresFullAccuracy: info.iosFullAccuracy,
                     fullAccuracy: manager.accuracyAuthorization == .fullAccuracy)
             case "CNContactStore":
-                return IosOsStatus.map(contacts())
+                return IosOsStatus.map(contacts(), requiresFullAccuracy: false)
             case "PHPhotoLibrary":
-                return IosOsStatus.map(photos())
+                return IosOsStatus.map(photos(), requiresFullAccuracy: false)
             case "UNUserNotificationCenter":
                 let settings = await UNUserNotificationCenter.current().notificationSettings()
-                return IosOsStatus.map(notifications(settings.authorizationStatus))
+                return IosOsStatus.map(notifications(settings.authorizationStatus), requiresFullAccuracy: false)
             default:
-                return .unavailable
+                return nil
             }
         }
 
         /// The OS status of the catalog permission `permissionId`, read now
-        /// (unavailable when the catalog has no such permission).
-        public func osStatus(_ permissionId: String, locale: String = "ru") async -> OsStatus {
+        /// (nil when the catalog has no such permission).
+        public func osStatus(_ permissionId: String, locale: String = "ru") async -> OsStatus? {
             guard let info = await consent.permissions(locale: locale).first(where: { $0.id == permissionId }) else {
-                return .unavailable
+                return nil
             }
             return await osStatus(info)
         }
@@ -58,7 +60,8 @@
         /// Reports every catalog permission's OS status.
         public func reportAll(locale: String = "ru") async throws {
             for info in await consent.permissions(locale: locale) {
-                try await consent.reportOsStatus(info.id, await osStatus(info))
+                guard let status = await osStatus(info) else { continue }
+                try await consent.reportOsStatus(info.id, status)
             }
         }
 

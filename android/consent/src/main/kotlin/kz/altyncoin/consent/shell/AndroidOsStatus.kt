@@ -17,7 +17,10 @@ import kz.altyncoin.consent.core.OsStatus
  *
  * - A passive read ([passive]: `onResume`, no dialog involved) is sure of
  *   what it sees: granted, granted in part, no such hardware, notifications
- *   switched off. Of a permission that is not granted it knows only that: it
+ *   switched off. "In part" includes precise location while only approximate
+ *   location is granted (through its own entry), whether or not precise was
+ *   ever asked for: that is the OS's state, the same iOS reports, and the
+ *   catalog says such a grant lets the app use nothing. Of a permission that is not granted it knows only that: it
  *   reports "not determined" while this installation never asked, "denied"
  *   when it was granted before (revoked in the settings, or reset because the
  *   app was unused), and otherwise keeps what the last request's answer said.

@@ -109,6 +109,9 @@ class AndroidOsStatusTest {
             assertEquals(BLOCKED, answer(reading("location_precise", sdk), before = true, after = false))
             // Passively: approximate in the settings is not precise.
             assertEquals(LIMITED, passive(reading("location_precise", sdk, approximateOnly), GRANTED, asked = true))
+            // Approximate granted through its own entry, precise never asked:
+            // the OS's state is a partial grant of precise location (as on iOS).
+            assertEquals(LIMITED, passive(reading("location_precise", sdk, approximateOnly), NOT_DETERMINED, asked = false))
             assertEquals(GRANTED, passive(reading("location_approximate", sdk, approximateOnly)))
         }
         // What a partial grant lets the app do is the catalog's: not precise location.
