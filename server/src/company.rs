@@ -18,25 +18,25 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ed25519_dalek::SigningKey;
-use rusqlite::{params, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::storage::{now, Refusal, Storage};
+use crate::db::{params, Sql};
+use crate::storage::{decode, now, Refusal, Storage};
 use crate::{refusal, subject_of, AppState};
 
 /// Called inside ingestion's transaction for each event stored for the
 /// first time: a statement gets its signed receipt of delivery (with the
 /// subject's legal holds, for a withdrawal), a compromise report blocks.
 pub(crate) fn on_new_event(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     subject: &str,
     install_id: &str,
     event: &Event,
     body: &str,
     received_at: &str,
     key: &SigningKey,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), Refusal> {
     match &event.kind {
         EventKind::StatementIssued {
             statement,
@@ -62,7 +62,7 @@ pub(crate) fn on_new_event(
                 },
             );
             tx.execute(
-                "INSERT OR IGNORE INTO statement_receipts (statement_id, subject, install_id, event_id, kind, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO statement_receipts (statement_id, subject, install_id, event_id, kind, body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 params![
                     statement.id.to_string(),
                     subject,
@@ -78,7 +78,7 @@ pub(crate) fn on_new_event(
         }
         EventKind::CompromiseReported { .. } => {
             tx.execute(
-                "INSERT OR IGNORE INTO reports (report_id, subject, install_id, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO reports (report_id, subject, install_id, body, received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 params![event.id.to_string(), subject, install_id, body, received_at],
             )?;
         }
@@ -87,46 +87,43 @@ pub(crate) fn on_new_event(
     Ok(())
 }
 
-fn holds_of(conn: &rusqlite::Connection, subject: &str) -> Result<Vec<LegalHold>, rusqlite::Error> {
-    let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM legal_holds WHERE subject = ?1",
-            [subject],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(body
-        .map(|b| serde_json::from_str(&b).expect("stored holds decode"))
-        .unwrap_or_default())
+fn holds_of(tx: &mut dyn Sql, subject: &str) -> Result<Vec<LegalHold>, Refusal> {
+    match tx.query_opt(
+        "SELECT body FROM legal_holds WHERE subject = $1",
+        params![subject],
+    )? {
+        Some(row) => decode(&row.text(0)?),
+        None => Ok(Vec::new()),
+    }
 }
 
-fn decisions_of(
-    conn: &rusqlite::Connection,
-    subject: &str,
-) -> Result<Vec<UnblockDecision>, rusqlite::Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT body FROM unblock_decisions WHERE subject = ?1 ORDER BY decided_at, decision_id",
-    )?;
-    let rows = stmt
-        .query_map([subject], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
-        .iter()
-        .map(|b| serde_json::from_str(b).expect("stored decisions decode"))
-        .collect())
+fn decisions_of(tx: &mut dyn Sql, subject: &str) -> Result<Vec<UnblockDecision>, Refusal> {
+    tx.query(
+        "SELECT body FROM unblock_decisions WHERE subject = $1 ORDER BY decided_at, decision_id",
+        params![subject],
+    )?
+    .iter()
+    .map(|row| decode(&row.text(0)?))
+    .collect()
 }
 
-fn open_reports(conn: &rusqlite::Connection, subject: &str) -> Result<Vec<Uuid>, rusqlite::Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT report_id FROM reports WHERE subject = ?1 AND closed_by IS NULL ORDER BY received_at, report_id",
-    )?;
-    let rows = stmt
-        .query_map([subject], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
+/// The subject's open reports, oldest first; `lock`: kept from other
+/// writers until the transaction ends.
+fn open_reports(tx: &mut dyn Sql, subject: &str, lock: bool) -> Result<Vec<Uuid>, Refusal> {
+    let sql = format!(
+        "SELECT report_id FROM reports WHERE subject = $1 AND closed_by IS NULL ORDER BY received_at, report_id{}",
+        if lock { tx.for_update() } else { "" }
+    );
+    tx.query(&sql, params![subject])?
         .iter()
-        .map(|id| Uuid::parse_str(id).expect("stored ids are UUIDs"))
-        .collect())
+        .map(|row| {
+            let id = row.text(0)?;
+            Uuid::parse_str(&id).map_err(|_| {
+                tracing::error!("a stored report id is not a UUID");
+                Refusal::new(500, "internal", "a stored record could not be read")
+            })
+        })
+        .collect()
 }
 
 impl Storage {
@@ -171,33 +168,34 @@ impl Storage {
             )
             .about(event));
         }
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let owner: Option<String> = tx
-            .query_row(
-                "SELECT subject FROM installs WHERE install_id = ?1",
-                [&upload.install_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if owner.is_some_and(|o| o != subject) {
-            return Err(Refusal::new(
-                403,
-                "forbidden",
-                "this installation belongs to another subject",
-            ));
-        }
         let body = serde_json::to_string(event).expect("an event serialises");
-        tx.execute(
-            "INSERT OR IGNORE INTO reports (report_id, subject, install_id, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![event.id.to_string(), subject, upload.install_id, body, now()],
-        )?;
-        let (received_at, closed): (String, Option<String>) = tx.query_row(
-            "SELECT received_at, closed_by FROM reports WHERE report_id = ?1",
-            [event.id.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        tx.commit()?;
+        let (received_at, closed) = self.run(true, |tx| {
+            let owner = tx
+                .query_opt(
+                    "SELECT subject FROM installs WHERE install_id = $1",
+                    params![&upload.install_id],
+                )?
+                .map(|row| row.text(0))
+                .transpose()?;
+            if owner.is_some_and(|o| o != subject) {
+                return Err(Refusal::new(
+                    403,
+                    "forbidden",
+                    "this installation belongs to another subject",
+                ));
+            }
+            tx.execute(
+                "INSERT INTO reports (report_id, subject, install_id, body, received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                params![event.id.to_string(), subject, &upload.install_id, body, now()],
+            )?;
+            let row = tx
+                .query_opt(
+                    "SELECT received_at, closed_by FROM reports WHERE report_id = $1",
+                    params![event.id.to_string()],
+                )?
+                .expect("the report was just stored");
+            Ok((row.text(0)?, row.opt_text(1)?))
+        })?;
         tracing::info!("compromise report received; the subject's access is blocked");
         Ok(ReportAck {
             report_id: event.id,
@@ -208,28 +206,27 @@ impl Storage {
 
     /// Whether `subject` is blocked, and the decisions made for it.
     pub fn access_of(&self, subject: &str) -> Result<AccessStatus, Refusal> {
-        let conn = self.conn();
-        let open = open_reports(&conn, subject)?;
-        Ok(AccessStatus {
-            blocked: !open.is_empty(),
-            open_reports: open,
-            decisions: decisions_of(&conn, subject)?,
+        self.run(false, |tx| {
+            let open = open_reports(tx, subject, false)?;
+            Ok(AccessStatus {
+                blocked: !open.is_empty(),
+                open_reports: open,
+                decisions: decisions_of(tx, subject)?,
+            })
         })
     }
 
     /// The receipts of delivery of `subject`'s statements.
     pub fn statement_receipts_of(&self, subject: &str) -> Result<Vec<StatementReceipt>, Refusal> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT s.body FROM statement_receipts s JOIN events e ON e.id = s.event_id WHERE s.subject = ?1 ORDER BY e.install_id, e.seq",
-        )?;
-        let rows = stmt
-            .query_map([subject], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows
+        self.run(false, |tx| {
+            tx.query(
+                "SELECT s.body FROM statement_receipts s JOIN events e ON e.id = s.event_id WHERE s.subject = $1 ORDER BY e.install_id, e.seq",
+                params![subject],
+            )?
             .iter()
-            .map(|b| serde_json::from_str(b).expect("stored receipts decode"))
-            .collect())
+            .map(|row| decode(&row.text(0)?))
+            .collect()
+        })
     }
 
     /// The operator sets the processing that continues for `subject` on a
@@ -248,121 +245,111 @@ impl Storage {
                 ));
             }
         }
-        // Categories are the ids the newest published policy names (§2.3).
-        let conn = self.conn();
-        let newest: Option<String> = conn
-            .query_row(
+        self.run(true, |tx| {
+            // Categories are the ids the newest published policy names (§2.3).
+            let newest = tx.query_opt(
                 "SELECT signed FROM policies WHERE locale = 'ru' ORDER BY version DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(signed) = newest {
-            let signed: altyn_consent_core::sync::wire::SignedPolicy =
-                serde_json::from_str(&signed).expect("stored policies decode");
-            let known: Vec<String> = signed
-                .policy
-                .data_categories()
-                .into_iter()
-                .map(|c| c.id)
-                .collect();
-            if let Some(unknown) = holds
-                .iter()
-                .flat_map(|h| h.categories.iter())
-                .find(|c| !known.contains(c))
-            {
-                return Err(Refusal::new(
-                    400,
-                    "bad_request",
-                    format!(
-                        "{unknown:?} is not a data category of the policy (§2.3); known: {}",
-                        known.join(", ")
-                    ),
-                ));
+                &[],
+            )?;
+            if let Some(row) = newest {
+                let signed: altyn_consent_core::sync::wire::SignedPolicy = decode(&row.text(0)?)?;
+                let known: Vec<String> = signed
+                    .policy
+                    .data_categories()
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect();
+                if let Some(unknown) = holds
+                    .iter()
+                    .flat_map(|h| h.categories.iter())
+                    .find(|c| !known.contains(c))
+                {
+                    return Err(Refusal::new(
+                        400,
+                        "bad_request",
+                        format!(
+                            "{unknown:?} is not a data category of the policy (§2.3); known: {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
             }
-        }
-        conn.execute(
-            "INSERT INTO legal_holds (subject, body, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (subject) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            params![subject, serde_json::to_string(holds).expect("holds serialise"), now()],
-        )?;
-        Ok(())
+            tx.execute(
+                "INSERT INTO legal_holds (subject, body, updated_at) VALUES ($1, $2, $3) ON CONFLICT (subject) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                params![subject, serde_json::to_string(holds).expect("holds serialise"), now()],
+            )?;
+            Ok(())
+        })
     }
 
     /// §5.7: the Company restores `subject`'s access: every open report is
     /// closed by one signed decision. 409 if none is open.
     pub fn unblock(&self, subject: &str, key: &SigningKey) -> Result<UnblockDecision, Refusal> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let reports = open_reports(&tx, subject)?;
-        if reports.is_empty() {
-            return Err(Refusal::new(
-                409,
-                "conflict",
-                "the subject has no open report: access is not blocked",
-            ));
-        }
-        let decision = UnblockDecision::sign(
-            key,
-            UnblockBody {
-                format: UNBLOCK_FORMAT.into(),
-                key_id: key_id(&key.verifying_key()),
-                decision_id: Uuid::now_v7(),
-                subject: subject.into(),
-                reports,
-                decided_at: now(),
-            },
-        );
-        let id = decision.body.decision_id.to_string();
-        tx.execute(
-            "INSERT INTO unblock_decisions (decision_id, subject, body, decided_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, subject, serde_json::to_string(&decision).expect("serialises"), decision.body.decided_at],
-        )?;
-        for report in &decision.body.reports {
+        self.run(true, |tx| {
+            let reports = open_reports(tx, subject, true)?;
+            if reports.is_empty() {
+                return Err(Refusal::new(
+                    409,
+                    "conflict",
+                    "the subject has no open report: access is not blocked",
+                ));
+            }
+            let decision = UnblockDecision::sign(
+                key,
+                UnblockBody {
+                    format: UNBLOCK_FORMAT.into(),
+                    key_id: key_id(&key.verifying_key()),
+                    decision_id: Uuid::now_v7(),
+                    subject: subject.into(),
+                    reports,
+                    decided_at: now(),
+                },
+            );
+            let id = decision.body.decision_id.to_string();
             tx.execute(
-                "UPDATE reports SET closed_by = ?2 WHERE report_id = ?1",
-                params![report.to_string(), id],
+                "INSERT INTO unblock_decisions (decision_id, subject, body, decided_at) VALUES ($1, $2, $3, $4)",
+                params![&id, subject, serde_json::to_string(&decision).expect("serialises"), &decision.body.decided_at],
             )?;
-        }
-        tx.commit()?;
-        Ok(decision)
+            for report in &decision.body.reports {
+                tx.execute(
+                    "UPDATE reports SET closed_by = $2 WHERE report_id = $1",
+                    params![report.to_string(), &id],
+                )?;
+            }
+            Ok(decision)
+        })
     }
 
     /// Open reports, for the operator, oldest first.
     pub fn open_report_list(&self) -> Result<Vec<OpenReport>, Refusal> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT report_id, subject, received_at, body FROM reports WHERE closed_by IS NULL ORDER BY received_at, report_id",
-        )?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows
-            .into_iter()
+        let rows = self.run(false, |tx| {
+            tx.query(
+                "SELECT report_id, subject, received_at, body FROM reports WHERE closed_by IS NULL ORDER BY received_at, report_id",
+                &[],
+            )?
+            .iter()
+            .map(|row| Ok((row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?)))
+            .collect::<Result<Vec<_>, Refusal>>()
+        })?;
+        rows.into_iter()
             .map(|(report_id, subject, received_at, body)| {
-                let event: Event = serde_json::from_str(&body).expect("stored reports decode");
+                let event: Event = decode(&body)?;
                 let (concern, details) = match event.kind {
                     EventKind::CompromiseReported { concern, details } => {
                         (concern.as_str().to_string(), details)
                     }
                     _ => (String::new(), String::new()),
                 };
-                OpenReport {
+                Ok(OpenReport {
                     report_id,
                     subject,
                     received_at,
                     reported_at: event.at,
                     concern,
                     details,
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -377,7 +364,7 @@ pub struct OpenReport {
     pub details: String,
 }
 
-/// Runs storage work off the async threads (SQLite blocks).
+/// Runs storage work off the async threads (both engines block).
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Refusal> + Send + 'static,
 ) -> Result<T, Refusal> {

@@ -1,8 +1,10 @@
 //! The reference sync backend: HTTPS only (axum over rustls with the ring
-//! provider), SQLite storage in WAL mode, idempotent chain-checked ingestion,
+//! provider), SQLite storage in WAL mode (or PostgreSQL, for several
+//! servers in front of one database), idempotent chain-checked ingestion,
 //! Ed25519-signed receipts and policies. The contract is `server/openapi.json`.
 
 mod company;
+mod db;
 pub mod faults;
 mod hardening;
 mod storage;
@@ -28,6 +30,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 pub use faults::{Fault, FaultPlan};
+pub use db::PgUrlError;
 pub use storage::{latest_schema_version, Refusal, Storage, StorageError};
 
 /// Every route the server answers, as `(method, OpenAPI path)`. A test
@@ -51,13 +54,28 @@ pub struct ServerConfig {
     /// Address to listen on (HTTPS).
     #[arg(long, env = "ALTYN_SERVER_LISTEN", default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
-    /// Folder for the database, the signing keys and the dev certificates.
+    /// Folder for the database (SQLite, without --database-url), the
+    /// signing keys and the dev certificates. Servers sharing one
+    /// PostgreSQL share its keys: give them copies of one folder.
     #[arg(
         long = "server-data-dir",
         env = "ALTYN_SERVER_DATA_DIR",
         default_value = "altyn-server-data"
     )]
     pub data_dir: PathBuf,
+    /// Store in PostgreSQL rather than in `server.db` of the data folder:
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. Without
+    /// `sslmode=require` only a database on this machine (loopback, Unix
+    /// socket) is accepted. Several servers may share one database.
+    #[arg(long, env = "ALTYN_SERVER_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PEM CA certificate of the PostgreSQL server's TLS, beside the
+    /// Mozilla roots.
+    #[arg(long, env = "ALTYN_SERVER_DATABASE_CA", requires = "database_url")]
+    pub database_ca: Option<PathBuf>,
+    /// Connections to PostgreSQL held open (at most).
+    #[arg(long, env = "ALTYN_SERVER_DATABASE_POOL", default_value_t = 16)]
+    pub database_pool_size: u32,
     /// PEM certificate chain; without it a dev CA and certificate are made.
     #[arg(long, env = "ALTYN_SERVER_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -136,6 +154,9 @@ impl ServerConfig {
         ServerConfig {
             listen: "127.0.0.1:0".parse().expect("an address"),
             data_dir: data_dir.to_path_buf(),
+            database_url: None,
+            database_ca: None,
+            database_pool_size: 16,
             tls_cert: None,
             tls_key: None,
             tokens: tokens.iter().map(|(t, s)| format!("{t}={s}")).collect(),
@@ -165,8 +186,6 @@ pub enum ServerError {
         what: String,
         source: std::io::Error,
     },
-    #[error("storage: {0}")]
-    Storage(#[from] rusqlite::Error),
     #[error("storage: {0}")]
     Database(#[from] StorageError),
     #[error("TLS: {0}")]
@@ -212,17 +231,18 @@ impl RunningServer {
     pub fn publish_policy(&self, doc: PolicyDocument) -> Result<(), Refusal> {
         doc.validate()
             .map_err(|e| Refusal::new(400, "bad_request", e.to_string()))?;
-        self.state.storage.publish(doc, &self.policy_signer)
+        off_async(|| self.state.storage.publish(doc, &self.policy_signer))
     }
 
     /// (events stored, distinct event ids): equal when nothing is duplicated.
     pub fn event_counts(&self) -> (u64, u64) {
-        self.state.storage.event_counts().expect("counts")
+        off_async(|| self.state.storage.event_counts()).expect("counts")
     }
 
     /// Every event and receipt the server holds for `subject`.
     pub fn events_of(&self, subject: &str) -> EventsPage {
-        let (events, receipts) = self.state.storage.events_of(subject).unwrap_or_default();
+        let (events, receipts) =
+            off_async(|| self.state.storage.events_of(subject)).unwrap_or_default();
         EventsPage {
             events,
             receipts,
@@ -236,7 +256,7 @@ impl RunningServer {
         &self,
         subject: &str,
     ) -> Result<altyn_consent_core::sync::wire::UnblockDecision, Refusal> {
-        self.state.storage.unblock(subject, &self.state.receipt_key)
+        off_async(|| self.state.storage.unblock(subject, &self.state.receipt_key))
     }
 
     /// The operator sets the processing that continues on a legal basis
@@ -246,7 +266,7 @@ impl RunningServer {
         subject: &str,
         holds: &[altyn_consent_core::sync::wire::LegalHold],
     ) -> Result<(), Refusal> {
-        self.state.storage.set_legal_holds(subject, holds)
+        off_async(|| self.state.storage.set_legal_holds(subject, holds))
     }
 
     /// Stops accepting connections and lets requests in flight finish.
@@ -403,7 +423,7 @@ async fn stop_signal() {
 /// The data folder is the operator's alone: 0700, and the database and its
 /// log 0600 (created so before SQLite opens it; SQLite gives the log and
 /// the shared-memory file the database's mode). Key files are written 0600.
-fn private_data_folder(dir: &Path) -> Result<(), ServerError> {
+fn private_data_folder(dir: &Path, sqlite: bool) -> Result<(), ServerError> {
     let io = |what: String| move |source| ServerError::Io { what, source };
     std::fs::create_dir_all(dir).map_err(io(format!("data folder {}", dir.display())))?;
     #[cfg(unix)]
@@ -412,6 +432,9 @@ fn private_data_folder(dir: &Path) -> Result<(), ServerError> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(io(format!("data folder {}", dir.display())))?;
         let db = dir.join("server.db");
+        if !sqlite {
+            return Ok(());
+        }
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -429,9 +452,63 @@ fn private_data_folder(dir: &Path) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// Opens the storage of `config`'s engine, the key rings, and publishes
+/// the bundled policy and `--publish` texts (blocking).
+fn open_storage(config: &ServerConfig) -> Result<(Storage, KeyRing, KeyRing), ServerError> {
+    let storage = match &config.database_url {
+        Some(url) => {
+            let ca = match &config.database_ca {
+                Some(path) => Some(std::fs::read(path).map_err(|source| ServerError::Io {
+                    what: format!("database CA {}", path.display()),
+                    source,
+                })?),
+                None => None,
+            };
+            Storage::connect(url, ca.as_deref(), config.database_pool_size)?
+        }
+        None => Storage::open(&config.data_dir.join("server.db"))?,
+    };
+    let receipts_ring = key_ring(&config.data_dir, "receipt", config.rotate_receipt_key)?;
+    let policy_ring = key_ring(&config.data_dir, "policy", config.rotate_policy_key)?;
+    let policy_signer = &policy_ring.active;
+    if config.rotate_policy_key {
+        let signed = storage
+            .sign_policies_again(policy_signer)
+            .map_err(|r| ServerError::Config(r.error.message))?;
+        tracing::info!(signed, "published policies signed with the new policy key");
+    }
+    // The bundled policy is the first published version.
+    storage
+        .publish(PolicyDocument::bundled(), policy_signer)
+        .map_err(|r| ServerError::Config(r.error.message))?;
+    for path in &config.publish {
+        let bytes = std::fs::read(path).map_err(|source| ServerError::Io {
+            what: format!("policy file {}", path.display()),
+            source,
+        })?;
+        let doc = PolicyDocument::parse(&bytes)
+            .map_err(|e| ServerError::Config(format!("policy file {}: {e}", path.display())))?;
+        storage.publish(doc, policy_signer).map_err(|r| {
+            ServerError::Config(format!(
+                "policy file {}: {}",
+                path.display(),
+                r.error.message
+            ))
+        })?;
+    }
+    Ok((storage, receipts_ring, policy_ring))
+}
+
+/// Runs `f` on a thread of its own: the storage blocks, and PostgreSQL's
+/// client may not block a thread that drives async tasks (the helpers of
+/// [`RunningServer`] are called from async tests and tools).
+fn off_async<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(f).join().expect("storage work panicked"))
+}
+
 /// Starts the server; returns once it listens.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    private_data_folder(&config.data_dir)?;
+    private_data_folder(&config.data_dir, config.database_url.is_none())?;
     let mut tokens = HashMap::new();
     for pair in &config.tokens {
         let (token, subject) = pair
@@ -441,37 +518,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         tokens.insert(token.to_string(), subject.to_string());
     }
     // The database first: one this server cannot use stops it before
-    // anything else is created in the data folder.
-    let storage = Storage::open(&config.data_dir.join("server.db"))?;
-    let receipts_ring = key_ring(&config.data_dir, "receipt", config.rotate_receipt_key)?;
-    let policy_ring = key_ring(&config.data_dir, "policy", config.rotate_policy_key)?;
+    // anything else is created in the data folder. Both engines block, so
+    // this runs off the async threads.
+    let setup = config.clone();
+    let (storage, receipts_ring, policy_ring) =
+        tokio::task::spawn_blocking(move || open_storage(&setup))
+            .await
+            .map_err(|_| ServerError::Config("the storage set-up failed".into()))??;
     let receipt_key = receipts_ring.active.clone();
     let policy_signer = policy_ring.active.clone();
-    if config.rotate_policy_key {
-        let signed = storage
-            .sign_policies_again(&policy_signer)
-            .map_err(|r| ServerError::Config(r.error.message))?;
-        tracing::info!(signed, "published policies signed with the new policy key");
-    }
-    // The bundled policy is the first published version.
-    storage
-        .publish(PolicyDocument::bundled(), &policy_signer)
-        .map_err(|r| ServerError::Config(r.error.message))?;
-    for path in &config.publish {
-        let bytes = std::fs::read(path).map_err(|source| ServerError::Io {
-            what: format!("policy file {}", path.display()),
-            source,
-        })?;
-        let doc = PolicyDocument::parse(&bytes)
-            .map_err(|e| ServerError::Config(format!("policy file {}: {e}", path.display())))?;
-        storage.publish(doc, &policy_signer).map_err(|r| {
-            ServerError::Config(format!(
-                "policy file {}: {}",
-                path.display(),
-                r.error.message
-            ))
-        })?;
-    }
 
     let identity = tls::identity(&config)?;
     let faults = FaultPlan::default();

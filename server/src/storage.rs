@@ -1,8 +1,15 @@
-//! The server's storage: SQLite in WAL mode, in a real file. Ingestion of a
-//! batch is one transaction: all of it is stored, or none of it.
+//! The server's storage: SQLite in WAL mode in a real file (the default),
+//! or PostgreSQL (`--database-url`), through the one SQL interface of
+//! `db.rs`. Ingestion of a batch is one transaction: all of it is stored, or
+//! none of it. Exactly-once rests on the database, not on the process: the
+//! installation's row is locked for the batch (PostgreSQL `FOR UPDATE`,
+//! SQLite's write transaction), events are unique by id and by
+//! (installation, sequence), so several servers may share one PostgreSQL.
 
 use std::path::Path;
 use std::sync::Mutex;
+
+use crate::db::{params, DbError, Engine, Sql};
 
 use altyn_consent_core::ledger::{ChainHead, Event, GENESIS_HASH};
 use altyn_consent_core::policy::PolicyDocument;
@@ -11,7 +18,7 @@ use altyn_consent_core::sync::wire::{
 };
 use ed25519_dalek::SigningKey;
 use rusqlite::config::DbConfig;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 use serde_json::value::RawValue;
 
@@ -32,6 +39,18 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_company.sql"),
 ];
+
+/// The same schema for PostgreSQL, version for version: migration N of one
+/// engine makes what migration N of the other makes. Recorded in the table
+/// `altyn_schema_migrations`, one row per applied version.
+const PG_MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/001_initial.sql"),
+    include_str!("migrations/postgres/002_company.sql"),
+];
+
+/// The key of the advisory lock under which PostgreSQL migrations run, so
+/// that servers starting at once migrate one after the other.
+const PG_MIGRATION_LOCK: i64 = 0x616c_7479_6e00_0001;
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
@@ -67,6 +86,13 @@ pub enum StorageError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("{0}")]
+    Url(#[from] crate::db::PgUrlError),
+    #[error(
+        "{target}: {reason}. Check that PostgreSQL runs there and the URL's user, password \
+         and database are right"
+    )]
+    Postgres { target: String, reason: String },
 }
 
 /// An error of the API, with its HTTP status.
@@ -95,8 +121,8 @@ impl Refusal {
     }
 }
 
-impl From<rusqlite::Error> for Refusal {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<DbError> for Refusal {
+    fn from(e: DbError) -> Self {
         tracing::error!(error = %e, "storage failure");
         Refusal::new(
             500,
@@ -106,22 +132,43 @@ impl From<rusqlite::Error> for Refusal {
     }
 }
 
+/// The server's database, of either engine.
 pub struct Storage {
-    conn: Mutex<Connection>,
+    engine: Engine,
 }
 
 impl Storage {
-    /// The connection, for the Company's side (`company.rs`).
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.lock()
+    /// Runs `f` in one transaction (see [`Engine::run`]).
+    pub(crate) fn run<T>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut dyn Sql) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        self.engine.run(write, f)
+    }
+
+    /// Which engine stores: `sqlite` or `postgres`.
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite(_) => "sqlite",
+            Engine::Postgres(_) => "postgres",
+        }
     }
 }
 
-/// The write-ahead log beside a database file.
-fn wal_path(path: &Path) -> std::path::PathBuf {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    wal.into()
+use crate::db::wal_path;
+
+/// A stored JSON body that does not decode is a broken database, not a
+/// bad request.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, Refusal> {
+    serde_json::from_str(body).map_err(|e| {
+        tracing::error!(error = %e, "a stored record does not decode");
+        Refusal::new(
+            500,
+            "internal",
+            "a stored record could not be read; the operator must check the database",
+        )
+    })
 }
 
 pub(crate) fn now() -> String {
@@ -180,19 +227,82 @@ impl Storage {
             },
         })?;
         Ok(Storage {
-            conn: Mutex::new(conn),
+            engine: Engine::Sqlite(Mutex::new(conn)),
         })
     }
 
-    /// The database's schema version (`PRAGMA user_version`).
-    pub fn schema_version(&self) -> Result<usize, rusqlite::Error> {
-        self.lock()
-            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-            .map(|v| v as usize)
+    /// Connects to PostgreSQL at `url` with a pool of `pool_size`
+    /// connections and migrates its schema to the newest version, under an
+    /// advisory lock (servers starting at once migrate one after the
+    /// other). A schema of a newer version is refused, nothing written.
+    /// Without TLS (`sslmode=require`) only a database on this machine is
+    /// accepted; `ca_pem` adds the database's own CA to the Mozilla roots.
+    ///
+    /// Blocks: call it outside async code (as `start` does).
+    pub fn connect(url: &str, ca_pem: Option<&[u8]>, pool_size: u32) -> Result<Self, StorageError> {
+        let (config, tls, size) = crate::db::pg_connector(url, ca_pem, pool_size)?;
+        let target = crate::db::pg_target(&config);
+        let failed = |reason: String| StorageError::Postgres {
+            target: target.clone(),
+            reason,
+        };
+        let pool = crate::db::pg_pool(config, tls, size).map_err(|e| failed(e.to_string()))?;
+        let engine = Engine::Postgres(pool);
+        engine
+            .run(true, |tx| -> Result<(), PgMigrationError> {
+                tx.execute("SELECT pg_advisory_xact_lock($1)", params![PG_MIGRATION_LOCK])?;
+                tx.execute(
+                    "CREATE TABLE IF NOT EXISTS altyn_schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)",
+                    &[],
+                )?;
+                let found = tx
+                    .query_opt("SELECT max(version) FROM altyn_schema_migrations", &[])?
+                    .and_then(|row| row.int(0).ok())
+                    .unwrap_or(0);
+                let supported = latest_schema_version();
+                if found > supported as i64 {
+                    return Err(PgMigrationError::TooNew(found));
+                }
+                for (i, sql) in PG_MIGRATIONS.iter().enumerate().skip(found as usize) {
+                    // Each statement on its own: a prepared statement holds one.
+                    for statement in sql_statements(sql) {
+                        tx.execute(statement, &[])?;
+                    }
+                    tx.execute(
+                        "INSERT INTO altyn_schema_migrations (version, applied_at) VALUES ($1, $2)",
+                        params![(i + 1) as i64, now()],
+                    )?;
+                }
+                Ok(())
+            })
+            .map_err(|e| match e {
+                PgMigrationError::TooNew(found) => StorageError::SchemaTooNew {
+                    path: target.clone(),
+                    found,
+                    supported: latest_schema_version(),
+                },
+                PgMigrationError::Db(e) => StorageError::Migration {
+                    path: target.clone(),
+                    reason: e.to_string(),
+                },
+            })?;
+        tracing::info!(database = %target, "storing in PostgreSQL");
+        Ok(Storage { engine })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The database's schema version (SQLite `PRAGMA user_version`; the
+    /// newest applied migration on PostgreSQL).
+    pub fn schema_version(&self) -> Result<usize, Refusal> {
+        let sql = match self.engine {
+            Engine::Sqlite(_) => "PRAGMA user_version",
+            Engine::Postgres(_) => "SELECT max(version) FROM altyn_schema_migrations",
+        };
+        self.run(false, |tx| {
+            Ok(tx
+                .query_opt(sql, &[])?
+                .and_then(|row| row.int(0).ok())
+                .unwrap_or(0) as usize)
+        })
     }
 
     /// Stores a batch for `subject`, idempotently by event id, checking every
@@ -204,154 +314,30 @@ impl Storage {
         events: &[(Event, Box<RawValue>)],
         key: &SigningKey,
     ) -> Result<Receipt, Refusal> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let owner: Option<(String, u64, String)> = tx
-            .query_row(
-                "SELECT subject, head_seq, head_hash FROM installs WHERE install_id = ?1",
-                [install_id],
-                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)),
-            )
-            .optional()?;
-        let (mut head_seq, mut head_hash) = match owner {
-            Some((owner, _, _)) if owner != subject => {
-                return Err(Refusal::new(
-                    403,
-                    "forbidden",
-                    "this installation belongs to another subject",
-                ))
-            }
-            Some((_, seq, hash)) => (seq, hash),
-            None => {
-                tx.execute(
-                    "INSERT INTO installs (install_id, subject, head_seq, head_hash) VALUES (?1, ?2, 0, ?3)",
-                    params![install_id, subject, GENESIS_HASH],
-                )?;
-                (0, GENESIS_HASH.to_string())
-            }
-        };
-        let received_at = now();
-        let mut acknowledged = Vec::with_capacity(events.len());
-        for (event, raw) in events {
-            if event.install_id != install_id {
-                return Err(Refusal::new(
-                    400,
-                    "bad_request",
-                    "an event of another installation is in the batch",
-                )
-                .about(event));
-            }
-            // Before an account is linked, an event's subject is its install id.
-            if event.subject != subject && event.subject != event.install_id {
-                return Err(
-                    Refusal::new(403, "forbidden", "the event belongs to another subject")
-                        .about(event),
-                );
-            }
-            if event.compute_hash() != event.hash {
-                return Err(Refusal::new(
-                    422,
-                    "broken_chain",
-                    "the event's content does not match its hash",
-                )
-                .about(event));
-            }
-            let stored: Option<String> = tx
-                .prepare_cached("SELECT hash FROM events WHERE id = ?1")?
-                .query_row([event.id.to_string()], |r| r.get(0))
-                .optional()?;
-            match stored {
-                Some(hash) if hash == event.hash => {}
-                Some(_) => {
-                    return Err(Refusal::new(
-                        409,
-                        "conflict",
-                        "another event with this id is already stored",
-                    )
-                    .about(event))
-                }
-                None => {
-                    if event.seq != head_seq + 1 || event.prev_hash != head_hash {
-                        return Err(Refusal::new(
-                            422,
-                            "broken_chain",
-                            format!("the event does not continue the stored chain, which ends at #{head_seq}"),
-                        )
-                        .about(event));
-                    }
-                    // Stored as received: it was just checked against its hash.
-                    let body = raw.get();
-                    tx.prepare_cached(
-                        "INSERT INTO events (id, install_id, seq, hash, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )?
-                    .execute(params![event.id.to_string(), install_id, event.seq as i64, event.hash, body, received_at])?;
-                    crate::company::on_new_event(
-                        &tx,
-                        subject,
-                        install_id,
-                        event,
-                        body,
-                        &received_at,
-                        key,
-                    )?;
-                    head_seq = event.seq;
-                    head_hash = event.hash.clone();
-                }
-            }
-            acknowledged.push(AckedEvent {
-                id: event.id,
-                seq: event.seq,
-                hash: event.hash.clone(),
-            });
-        }
-        tx.execute(
-            "UPDATE installs SET head_seq = ?2, head_hash = ?3 WHERE install_id = ?1",
-            params![install_id, head_seq as i64, head_hash],
-        )?;
-        let receipt = Receipt::sign(
-            key,
-            ReceiptBody {
-                format: RECEIPT_FORMAT.into(),
-                key_id: altyn_consent_core::sync::wire::key_id(&key.verifying_key()),
-                subject: subject.into(),
-                install_id: install_id.into(),
-                received_at,
-                acknowledged,
-                head: ChainHead {
-                    events: head_seq,
-                    hash: head_hash,
-                },
-            },
-        );
-        tx.execute(
-            "INSERT INTO receipts (install_id, body) VALUES (?1, ?2)",
-            params![
-                install_id,
-                serde_json::to_string(&receipt).expect("a receipt serialises")
-            ],
-        )?;
-        tx.commit()?;
-        Ok(receipt)
+        self.run(true, |tx| ingest(tx, subject, install_id, events, key))
     }
 
     /// Every event and receipt of the subject's installations.
     pub fn events_of(&self, subject: &str) -> Result<(Vec<Event>, Vec<Receipt>), Refusal> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT e.body FROM events e JOIN installs i ON i.install_id = e.install_id WHERE i.subject = ?1 ORDER BY e.install_id, e.seq",
-        )?;
-        let events = stmt
-            .query_map([subject], |r| r.get::<_, String>(0))?
-            .map(|row| Ok(serde_json::from_str(&row?).expect("stored events decode")))
-            .collect::<Result<Vec<Event>, rusqlite::Error>>()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT r.body FROM receipts r JOIN installs i ON i.install_id = r.install_id WHERE i.subject = ?1 ORDER BY r.id",
-        )?;
-        let receipts = stmt
-            .query_map([subject], |r| r.get::<_, String>(0))?
-            .map(|row| Ok(serde_json::from_str(&row?).expect("stored receipts decode")))
-            .collect::<Result<Vec<Receipt>, rusqlite::Error>>()?;
-        Ok((events, receipts))
+        self.run(false, |tx| {
+            let events = tx
+                .query(
+                    "SELECT e.body FROM events e JOIN installs i ON i.install_id = e.install_id WHERE i.subject = $1 ORDER BY e.install_id, e.seq",
+                    params![subject],
+                )?
+                .iter()
+                .map(|row| decode(&row.text(0)?))
+                .collect::<Result<Vec<Event>, Refusal>>()?;
+            let receipts = tx
+                .query(
+                    "SELECT r.body FROM receipts r JOIN installs i ON i.install_id = r.install_id WHERE i.subject = $1 ORDER BY r.id",
+                    params![subject],
+                )?
+                .iter()
+                .map(|row| decode(&row.text(0)?))
+                .collect::<Result<Vec<Receipt>, Refusal>>()?;
+            Ok((events, receipts))
+        })
     }
 
     /// One page of the subject's events, ordered by installation and
@@ -366,137 +352,124 @@ impl Storage {
         limit: usize,
         after: Option<(String, u64)>,
     ) -> Result<(Vec<Event>, Vec<Receipt>, Option<(String, u64)>), Refusal> {
-        let conn = self.lock();
         let (after_install, after_seq) = after.unwrap_or_default();
-        let mut stmt = conn.prepare_cached(
-            "SELECT e.install_id, e.seq, e.body FROM events e JOIN installs i ON i.install_id = e.install_id \
-             WHERE i.subject = ?1 AND (e.install_id, e.seq) > (?2, ?3) ORDER BY e.install_id, e.seq LIMIT ?4",
-        )?;
-        let mut rows: Vec<(String, u64, Event)> = stmt
-            .query_map(
-                params![subject, after_install, after_seq as i64, (limit + 1) as i64],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)? as u64,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )?
-            .map(|row| {
-                let (install, seq, body) = row?;
-                Ok((
-                    install,
-                    seq,
-                    serde_json::from_str(&body).expect("stored events decode"),
-                ))
-            })
-            .collect::<Result<_, rusqlite::Error>>()?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        // The page's range of each installation it touches.
-        let mut ranges: Vec<(String, u64, u64)> = Vec::new();
-        for (install, seq, _) in &rows {
-            match ranges.last_mut() {
-                Some((i, _, last)) if i == install => *last = *seq,
-                _ => ranges.push((install.clone(), *seq, *seq)),
-            }
-        }
-        let mut receipts = Vec::new();
-        let mut stmt =
-            conn.prepare_cached("SELECT body FROM receipts WHERE install_id = ?1 ORDER BY id")?;
-        for (install, first, last) in &ranges {
-            for body in stmt.query_map([install], |r| r.get::<_, String>(0))? {
-                let receipt: Receipt =
-                    serde_json::from_str(&body?).expect("stored receipts decode");
-                let top = receipt
-                    .body
-                    .acknowledged
-                    .iter()
-                    .map(|a| a.seq)
-                    .max()
-                    .unwrap_or(receipt.body.head.events);
-                if (*first..=*last).contains(&top) {
-                    receipts.push(receipt);
+        self.run(false, |tx| {
+            let mut rows: Vec<(String, u64, Event)> = tx
+                .query(
+                    "SELECT e.install_id, e.seq, e.body FROM events e JOIN installs i ON i.install_id = e.install_id \
+                     WHERE i.subject = $1 AND (e.install_id, e.seq) > ($2, $3) ORDER BY e.install_id, e.seq LIMIT $4",
+                    params![subject, after_install, after_seq, limit + 1],
+                )?
+                .iter()
+                .map(|row| Ok((row.text(0)?, row.int(1)? as u64, decode(&row.text(2)?)?)))
+                .collect::<Result<_, Refusal>>()?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            // The page's range of each installation it touches.
+            let mut ranges: Vec<(String, u64, u64)> = Vec::new();
+            for (install, seq, _) in &rows {
+                match ranges.last_mut() {
+                    Some((i, _, last)) if i == install => *last = *seq,
+                    _ => ranges.push((install.clone(), *seq, *seq)),
                 }
             }
-        }
-        let next = if more {
-            rows.last().map(|(install, seq, _)| (install.clone(), *seq))
-        } else {
-            None
-        };
-        Ok((
-            rows.into_iter().map(|(_, _, e)| e).collect(),
-            receipts,
-            next,
-        ))
+            let mut receipts = Vec::new();
+            for (install, first, last) in &ranges {
+                for row in tx.query(
+                    "SELECT body FROM receipts WHERE install_id = $1 ORDER BY id",
+                    params![install],
+                )? {
+                    let receipt: Receipt = decode(&row.text(0)?)?;
+                    let top = receipt
+                        .body
+                        .acknowledged
+                        .iter()
+                        .map(|a| a.seq)
+                        .max()
+                        .unwrap_or(receipt.body.head.events);
+                    if (*first..=*last).contains(&top) {
+                        receipts.push(receipt);
+                    }
+                }
+            }
+            let next = if more {
+                rows.last().map(|(install, seq, _)| (install.clone(), *seq))
+            } else {
+                None
+            };
+            Ok((
+                rows.into_iter().map(|(_, _, e)| e).collect(),
+                receipts,
+                next,
+            ))
+        })
     }
 
     /// How many events the server holds, and how many distinct ids (for tests).
-    pub fn event_counts(&self) -> Result<(u64, u64), rusqlite::Error> {
-        self.lock()
-            .query_row("SELECT count(*), count(DISTINCT id) FROM events", [], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
-            })
+    pub fn event_counts(&self) -> Result<(u64, u64), Refusal> {
+        self.run(false, |tx| {
+            let row = tx
+                .query_opt("SELECT count(*), count(DISTINCT id) FROM events", &[])?
+                .expect("count answers a row");
+            Ok((row.int(0)? as u64, row.int(1)? as u64))
+        })
     }
 
     /// Publishes a signed policy text. The same id, version and locale with
-    /// another text is refused; publishing the same text again is a no-op.
+    /// another text is refused; publishing the same text again is a no-op
+    /// (also when another server publishes it at the same moment).
     pub fn publish(&self, doc: PolicyDocument, key: &SigningKey) -> Result<(), Refusal> {
-        let conn = self.lock();
         let hash = doc.hash();
-        let existing: Option<String> = conn
-            .query_row(
-                "SELECT hash FROM policies WHERE policy_id = ?1 AND version = ?2 AND locale = ?3",
-                params![doc.id, doc.version, doc.locale],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match existing {
-            Some(h) if h == hash => return Ok(()),
-            Some(_) => {
-                return Err(Refusal::new(
-                    409,
-                    "conflict",
-                    format!(
-                        "version {} of {} is already published with another text",
-                        doc.version, doc.id
-                    ),
-                ))
-            }
-            None => {}
-        }
         let (id, version, locale) = (doc.id.clone(), doc.version, doc.locale.clone());
         let signed = serde_json::to_string(&SignedPolicy::sign(key, doc)).expect("serialises");
-        conn.execute(
-            "INSERT INTO policies (policy_id, version, locale, hash, signed, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id, version, locale, hash, signed, now()],
-        )?;
-        Ok(())
+        self.run(true, |tx| {
+            tx.execute(
+                "INSERT INTO policies (policy_id, version, locale, hash, signed, published_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (policy_id, version, locale) DO NOTHING",
+                params![&id, version, &locale, &hash, signed, now()],
+            )?;
+            let stored = tx
+                .query_opt(
+                    "SELECT hash FROM policies WHERE policy_id = $1 AND version = $2 AND locale = $3",
+                    params![&id, version, &locale],
+                )?
+                .map(|row| row.text(0))
+                .transpose()?;
+            if stored.as_deref() == Some(hash.as_str()) {
+                Ok(())
+            } else {
+                Err(Refusal::new(
+                    409,
+                    "conflict",
+                    format!("version {version} of {id} is already published with another text"),
+                ))
+            }
+        })
     }
 
     /// Signs every published policy text again with `key` (after a policy
     /// key rotation), in one transaction; returns how many. The texts and
     /// their hashes (the ETags) do not change.
     pub fn sign_policies_again(&self, key: &SigningKey) -> Result<usize, Refusal> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let rows: Vec<(String, i64, String, String)> = tx
-            .prepare("SELECT policy_id, version, locale, signed FROM policies")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<Result<_, _>>()?;
-        for (id, version, locale, signed) in &rows {
-            let old: SignedPolicy = serde_json::from_str(signed).expect("stored policies decode");
-            let again =
-                serde_json::to_string(&SignedPolicy::sign(key, old.policy)).expect("serialises");
-            tx.execute(
-                "UPDATE policies SET signed = ?4 WHERE policy_id = ?1 AND version = ?2 AND locale = ?3",
-                params![id, version, locale, again],
+        self.run(true, |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT policy_id, version, locale, signed FROM policies{}",
+                    tx.for_update()
+                ),
+                &[],
             )?;
-        }
-        tx.commit()?;
-        Ok(rows.len())
+            for row in &rows {
+                let old: SignedPolicy = decode(&row.text(3)?)?;
+                let again = serde_json::to_string(&SignedPolicy::sign(key, old.policy))
+                    .expect("serialises");
+                tx.execute(
+                    "UPDATE policies SET signed = $4 WHERE policy_id = $1 AND version = $2 AND locale = $3",
+                    params![row.text(0)?, row.int(1)?, row.text(2)?, again],
+                )?;
+            }
+            Ok(rows.len())
+        })
     }
 
     /// The newest published text of a policy in `locale`, else in `ru`.
@@ -505,22 +478,190 @@ impl Storage {
         policy_id: &str,
         locale: &str,
     ) -> Result<Option<(String, String)>, Refusal> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT hash, signed FROM policies WHERE policy_id = ?1 AND locale = ?2 ORDER BY version DESC LIMIT 1",
-        )?;
-        for candidate in [locale, "ru"] {
-            if let Some(found) = stmt
-                .query_row(params![policy_id, candidate], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?
-            {
-                return Ok(Some(found));
+        self.run(false, |tx| {
+            for candidate in [locale, "ru"] {
+                if let Some(row) = tx.query_opt(
+                    "SELECT hash, signed FROM policies WHERE policy_id = $1 AND locale = $2 ORDER BY version DESC LIMIT 1",
+                    params![policy_id, candidate],
+                )? {
+                    return Ok(Some((row.text(0)?, row.text(1)?)));
+                }
+            }
+            Ok(None)
+        })
+    }
+}
+
+/// Ingestion in the caller's transaction (see [`Storage::ingest`]).
+fn ingest(
+    tx: &mut dyn Sql,
+    subject: &str,
+    install_id: &str,
+    events: &[(Event, Box<RawValue>)],
+    key: &SigningKey,
+) -> Result<Receipt, Refusal> {
+    let head_of = |tx: &mut dyn Sql| -> Result<Option<(String, u64, String)>, Refusal> {
+        let sql = format!(
+            "SELECT subject, head_seq, head_hash FROM installs WHERE install_id = $1{}",
+            tx.for_update()
+        );
+        tx.query_opt(&sql, params![install_id])?
+            .map(|row| Ok((row.text(0)?, row.int(1)? as u64, row.text(2)?)))
+            .transpose()
+    };
+    let owner = match head_of(tx)? {
+        Some(found) => found,
+        None => {
+            // Another server may insert it at the same moment: whichever
+            // commits first, the other waits for it and then reads its row.
+            tx.execute(
+                "INSERT INTO installs (install_id, subject, head_seq, head_hash) VALUES ($1, $2, 0, $3) \
+                 ON CONFLICT (install_id) DO NOTHING",
+                params![install_id, subject, GENESIS_HASH],
+            )?;
+            head_of(tx)?.expect("the installation's row was just stored")
+        }
+    };
+    let (mut head_seq, mut head_hash) = match owner {
+        (owner, _, _) if owner != subject => {
+            return Err(Refusal::new(
+                403,
+                "forbidden",
+                "this installation belongs to another subject",
+            ))
+        }
+        (_, seq, hash) => (seq, hash),
+    };
+    let received_at = now();
+    let mut acknowledged = Vec::with_capacity(events.len());
+    for (event, raw) in events {
+        if event.install_id != install_id {
+            return Err(Refusal::new(
+                400,
+                "bad_request",
+                "an event of another installation is in the batch",
+            )
+            .about(event));
+        }
+        // Before an account is linked, an event's subject is its install id.
+        if event.subject != subject && event.subject != event.install_id {
+            return Err(
+                Refusal::new(403, "forbidden", "the event belongs to another subject")
+                    .about(event),
+            );
+        }
+        if event.compute_hash() != event.hash {
+            return Err(Refusal::new(
+                422,
+                "broken_chain",
+                "the event's content does not match its hash",
+            )
+            .about(event));
+        }
+        let stored = tx
+            .query_opt(
+                "SELECT hash FROM events WHERE id = $1",
+                params![event.id.to_string()],
+            )?
+            .map(|row| row.text(0))
+            .transpose()?;
+        match stored {
+            Some(hash) if hash == event.hash => {}
+            Some(_) => {
+                return Err(Refusal::new(
+                    409,
+                    "conflict",
+                    "another event with this id is already stored",
+                )
+                .about(event))
+            }
+            None => {
+                if event.seq != head_seq + 1 || event.prev_hash != head_hash {
+                    return Err(Refusal::new(
+                        422,
+                        "broken_chain",
+                        format!(
+                            "the event does not continue the stored chain, which ends at #{head_seq}"
+                        ),
+                    )
+                    .about(event));
+                }
+                // Stored as received: it was just checked against its hash.
+                let body = raw.get();
+                tx.execute(
+                    "INSERT INTO events (id, install_id, seq, hash, body, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    params![event.id.to_string(), install_id, event.seq, &event.hash, body, &received_at],
+                )?;
+                crate::company::on_new_event(
+                    tx,
+                    subject,
+                    install_id,
+                    event,
+                    body,
+                    &received_at,
+                    key,
+                )?;
+                head_seq = event.seq;
+                head_hash = event.hash.clone();
             }
         }
-        Ok(None)
+        acknowledged.push(AckedEvent {
+            id: event.id,
+            seq: event.seq,
+            hash: event.hash.clone(),
+        });
     }
+    tx.execute(
+        "UPDATE installs SET head_seq = $2, head_hash = $3 WHERE install_id = $1",
+        params![install_id, head_seq, &head_hash],
+    )?;
+    let receipt = Receipt::sign(
+        key,
+        ReceiptBody {
+            format: RECEIPT_FORMAT.into(),
+            key_id: altyn_consent_core::sync::wire::key_id(&key.verifying_key()),
+            subject: subject.into(),
+            install_id: install_id.into(),
+            received_at,
+            acknowledged,
+            head: ChainHead {
+                events: head_seq,
+                hash: head_hash,
+            },
+        },
+    );
+    tx.execute(
+        "INSERT INTO receipts (install_id, body) VALUES ($1, $2)",
+        params![
+            install_id,
+            serde_json::to_string(&receipt).expect("a receipt serialises")
+        ],
+    )?;
+    Ok(receipt)
+}
+
+/// Why a PostgreSQL migration stopped.
+enum PgMigrationError {
+    TooNew(i64),
+    Db(DbError),
+}
+
+impl From<DbError> for PgMigrationError {
+    fn from(e: DbError) -> Self {
+        PgMigrationError::Db(e)
+    }
+}
+
+/// The statements of a migration file: `--` comments dropped, split at
+/// `;` (the migrations hold no `;` inside a statement).
+fn sql_statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(';').filter_map(|part| {
+        let code = part
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .any(|line| !line.trim().is_empty());
+        code.then_some(part.trim())
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! basis (§6.1.5), the objection with its mailto link (§10.4), and the
 //! compromise report that blocks access until a signed unblock (§5.7).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use altyn_consent_core::store::MemoryKeyProvider;
 use altyn_consent_core::sync::wire::LegalHold;
 use altyn_consent_core::sync::{StaticToken, SyncConfig};
 use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ErrorKind, UserConsent};
-use altyn_consent_server::{start, Fault, RunningServer, ServerConfig, LOOPBACK_ADMIN_TOKEN};
+use altyn_consent_server::{start, Fault, RunningServer, LOOPBACK_ADMIN_TOKEN};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -24,7 +26,7 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::loopback(
+    let server = start(common::config(
         &dir.path().join("server"),
         &[("token-1", "subject-1")],
     ))
@@ -465,7 +467,7 @@ async fn legal_holds_are_checked_and_the_admin_api_is_off_without_tokens() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::loopback(dir.path(), &[("t", "s")]);
+    let mut config = common::config(dir.path(), &[("t", "s")]);
     config.admin_tokens.clear();
     let closed = start(config).await.unwrap();
     let (status, body) = admin(

@@ -5,6 +5,8 @@
 //! snapshot and head kept consistent, and must fail `verify` and the export
 //! verifier, naming the receipt. Recovery restores the server's copy.
 
+mod common;
+
 use std::sync::Arc;
 
 use altyn_consent_core::ledger::Event;
@@ -13,7 +15,7 @@ use altyn_consent_core::state::LedgerFold;
 use altyn_consent_core::store::{MemoryKeyProvider, Store, StoreKey, DB_FILE};
 use altyn_consent_core::sync::{StaticToken, SyncConfig};
 use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ErrorKind};
-use altyn_consent_server::{start, RunningServer, ServerConfig};
+use altyn_consent_server::{start, RunningServer};
 
 struct Device {
     _dir: tempfile::TempDir,
@@ -62,7 +64,7 @@ impl Device {
 /// a second receipt: `company.rs` covers those.)
 async fn synced_device() -> Device {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::loopback(
+    let server = start(common::config(
         &dir.path().join("server"),
         &[("token-1", "subject-1")],
     ))

@@ -1,6 +1,8 @@
 //! `server/openapi.json` describes exactly what the server does: the same
 //! routes, and schemas whose properties are the fields real payloads carry.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use altyn_consent_core::store::MemoryKeyProvider;
 use altyn_consent_core::sync::wire::ApiError;
 use altyn_consent_core::sync::{StaticToken, SyncConfig};
 use altyn_consent_core::{AppContext, ClientConfig, ConsentClient};
-use altyn_consent_server::{start, ServerConfig, ROUTES};
+use altyn_consent_server::{start, ROUTES};
 use serde_json::Value;
 
 fn spec() -> Value {
@@ -68,7 +70,7 @@ fn check(spec: &Value, schema: &str, value: &Value) {
 async fn schemas_match_real_payloads() {
     let spec = spec();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::loopback(
+    let server = start(common::config(
         &dir.path().join("server"),
         &[("t", "s")],
     ))
@@ -274,7 +276,7 @@ impl Contract {
 async fn real_responses_validate_against_the_contract() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::loopback(
+    let server = start(common::config(
         &dir.path().join("server"),
         &[("t", "s")],
     ))

@@ -3,6 +3,8 @@
 //! the pages put together are exactly the whole, and bad paging requests
 //! are refused in the contract's shape.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use altyn_consent_core::store::MemoryKeyProvider;
 use altyn_consent_core::sync::wire::EventsPage;
 use altyn_consent_core::sync::{StaticToken, SyncConfig};
 use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ConsentState};
-use altyn_consent_server::{start, RunningServer, ServerConfig};
+use altyn_consent_server::{start, RunningServer};
 
 fn open_client(dir: &std::path::Path, server: &RunningServer) -> ConsentClient {
     let mut config = ClientConfig::new(
@@ -35,7 +37,7 @@ fn sync_config(server: &RunningServer) -> SyncConfig {
 async fn a_long_ledger_restores_through_pages_and_the_pages_are_the_whole() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::loopback(
+    let server = start(common::config(
         &dir.path().join("server"),
         &[("t", "s")],
     ))

@@ -4,6 +4,8 @@
 //! keeps verifying everything, old receipts included, and one that trusts
 //! only the new key is told which receipt it cannot check.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +14,11 @@ use altyn_consent_core::store::MemoryKeyProvider;
 use altyn_consent_core::sync::wire::key_id;
 use altyn_consent_core::sync::{StaticToken, SyncConfig};
 use altyn_consent_core::{AppContext, ClientConfig, ConsentClient, ErrorKind};
-use altyn_consent_server::{start, RunningServer, ServerConfig};
+use altyn_consent_server::{start, RunningServer};
 use ed25519_dalek::VerifyingKey;
 
-fn server_config(dir: &std::path::Path) -> ServerConfig {
-    ServerConfig::loopback(&dir.join("server"), &[("token-1", "subject-1")])
+fn server_config(dir: &std::path::Path) -> altyn_consent_server::ServerConfig {
+    common::config(&dir.join("server"), &[("token-1", "subject-1")])
 }
 
 fn open_client(

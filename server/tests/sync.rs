@@ -2,6 +2,8 @@
 //! faults a phone meets. After each run: every event on the server exactly
 //! once, and every receipt verifies.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +31,7 @@ async fn world() -> World {
 /// A world whose server has its configuration adjusted first.
 async fn world_with(adjust: impl FnOnce(&mut ServerConfig)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let mut server_config = ServerConfig::loopback(
+    let mut server_config = common::config(
         &dir.path().join("server"),
         &[("token-1", "subject-1"), ("token-2", "subject-2")],
     );

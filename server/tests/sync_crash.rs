@@ -2,6 +2,8 @@
 //! restarted each time: nothing lost, nothing duplicated, every receipt and
 //! the whole chain verify.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use altyn_consent_core::store::FileKeyProvider;
 use altyn_consent_core::sync::wire::parse_verifying_key;
 use altyn_consent_core::sync::{StaticToken, SyncConfig};
 use altyn_consent_core::{AppContext, ClientConfig, ConsentClient};
-use altyn_consent_server::{start, Fault, ServerConfig};
+use altyn_consent_server::{start, Fault};
 
 const CHILD: &str = "ALTYN_SYNC_CHILD";
 
@@ -64,7 +66,7 @@ async fn sync_child() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_sync_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::loopback(
+    let server = start(common::config(
         &dir.path().join("server"),
         &[("token", "subject")],
     ))

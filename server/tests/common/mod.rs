@@ -1,0 +1,55 @@
+//! What the server's integration tests share: the configuration of a
+//! loopback server, on SQLite by default, or on PostgreSQL when
+//! `ALTYN_TEST_DATABASE_URL` is set (`scripts/test.sh` runs the tests once
+//! each way, against a throw-away cluster of `scripts/pg-throwaway.sh`).
+#![allow(dead_code)]
+
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+use altyn_consent_server::ServerConfig;
+
+/// The PostgreSQL database the tests use, if any.
+pub fn test_database() -> Option<String> {
+    std::env::var("ALTYN_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A loopback server storing in `data_dir`: in its SQLite file, or, with a
+/// test database, in a PostgreSQL schema of its own named after the data
+/// folder (so a server started again on the same folder finds its data, and
+/// tests running at once do not meet).
+pub fn config(data_dir: &Path, tokens: &[(&str, &str)]) -> ServerConfig {
+    let mut config = ServerConfig::loopback(data_dir, tokens);
+    config.database_url = database_url_for(data_dir);
+    config
+}
+
+/// The URL of the schema of `data_dir` in the test database (created if
+/// missing), or `None` without a test database.
+pub fn database_url_for(data_dir: &Path) -> Option<String> {
+    let base = test_database()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    Some(schema_url(&base, &format!("t_{:016x}", hasher.finish())))
+}
+
+/// `base` with its own schema `name` (created if missing) first in the
+/// search path.
+pub fn schema_url(base: &str, name: &str) -> String {
+    let create = format!("CREATE SCHEMA IF NOT EXISTS {name}");
+    // The blocking client may not run on a thread that drives async tasks.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut client = postgres::Client::connect(base, postgres::NoTls)
+                    .expect("the test database answers");
+                client.batch_execute(&create).expect("a schema");
+            })
+            .join()
+            .expect("schema set-up")
+    });
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-csearch_path%3D{name}")
+}
