@@ -63,6 +63,22 @@ cargo test --workspace --locked 2>&1 | tee "$test_log"
 read -r passed failed < <(awk '/^test result: /{ for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$test_log")
 rm -f "$test_log"
 
+step "the server's tests again, on PostgreSQL (a throw-away cluster), and two servers on one database"
+# Debian's PostgreSQL, a new cluster in a temporary folder run by an
+# unprivileged user on a loopback port; removed afterwards, also on failure.
+eval "$(scripts/pg-throwaway.sh start)"
+trap 'scripts/pg-throwaway.sh stop "$ALTYN_PG_DIR"' EXIT
+pg_log=$(mktemp)
+ALTYN_TEST_DATABASE_URL="$ALTYN_PG_URL" cargo test -p altyn-consent-server --locked --tests 2>&1 | tee "$pg_log"
+ALTYN_TEST_DATABASE_URL="$ALTYN_PG_URL" cargo test -p altyn-consent-server --locked --test multi_server -- --ignored 2>&1 | tee -a "$pg_log"
+read -r pg_passed pg_failed < <(awk '/^test result: /{ for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$pg_log")
+rm -f "$pg_log"
+scripts/pg-throwaway.sh stop "$ALTYN_PG_DIR"
+trap - EXIT
+echo "PostgreSQL: $pg_passed passed, $pg_failed failed"
+passed=$((passed + pg_passed))
+failed=$((failed + pg_failed))
+
 step "demo (the README's first command, unattended)"
 demo_out=$(mktemp)
 cargo run -q --locked -p altyn-consent-cli -- demo --yes >"$demo_out"
@@ -185,6 +201,6 @@ else
   echo "swift: skipped (the chroot needs root; run scripts/swift-test.sh as root)"
 fi
 
-printf '\nscripts/test.sh: done in %ss (cargo tests, the demo, 5 export checks, the README walkthrough, fuzz targets, Kotlin JUnit, Swift XCTest, 4 Swift/C checks)\n' "$(( $(date +%s) - start ))"
+printf '\nscripts/test.sh: done in %ss (cargo tests, the server's tests on PostgreSQL, the demo, 5 export checks, the README walkthrough, fuzz targets, Kotlin JUnit, Swift XCTest, 4 Swift/C checks)\n' "$(( $(date +%s) - start ))"
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" = 0 ]

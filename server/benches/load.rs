@@ -12,81 +12,30 @@
 //! measured alone in the same run).
 //!
 //! Run: `cargo bench -p altyn-consent-server --bench load`
-//! (`ALTYN_LOAD_DEVICES=100,1000` to choose the device counts.)
+//! (`ALTYN_LOAD_DEVICES=100,1000` to choose the device counts.) With
+//! `ALTYN_LOAD_DATABASE_URL` (e.g. a cluster of `scripts/pg-throwaway.sh`)
+//! each load runs on SQLite and then on PostgreSQL, side by side.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use altyn_consent_core::ledger::{AppContext, Decision, Event, EventKind, GENESIS_HASH};
-use altyn_consent_core::policy::PolicyDocument;
+use altyn_consent_core::ledger::Event;
 use altyn_consent_core::sync::wire::{Receipt, UploadBatch};
-use altyn_consent_server::{start, RunningServer, ServerConfig};
+use altyn_consent_server::{start, ServerConfig};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{http, ledger};
 use ed25519_dalek::Signer;
 
 const SMALL_EVENTS: u64 = 20;
 const BIG_EVENTS: u64 = 10_000;
 const BATCH: usize = 500;
 
-/// A device's ledger, made in memory: valid, chained events, as an app
-/// would have recorded them.
-fn ledger(install_id: &str, events: u64) -> Vec<Event> {
-    let policy = PolicyDocument::bundled().reference();
-    let context = AppContext::new("android", "load", "14");
-    let start = time::OffsetDateTime::now_utc() - time::Duration::days(1);
-    let mut prev = GENESIS_HASH.to_string();
-    (1..=events)
-        .map(|seq| {
-            let kind = if seq == 1 {
-                EventKind::PolicyAccepted {
-                    locale: "ru".into(),
-                    age_confirmed: true,
-                }
-            } else {
-                EventKind::PermissionDecided {
-                    permission: "camera".into(),
-                    decision: if seq % 2 == 0 {
-                        Decision::Granted
-                    } else {
-                        Decision::Denied
-                    },
-                    purposes: vec!["4.2.1".into(), "4.2.6".into()],
-                }
-            };
-            let mut event = Event {
-                id: uuid::Uuid::now_v7(),
-                seq,
-                at: altyn_consent_core::ledger::format_time(
-                    start + time::Duration::milliseconds(seq as i64),
-                ),
-                install_id: install_id.into(),
-                subject: install_id.into(),
-                policy: policy.clone(),
-                context: context.clone(),
-                kind,
-                prev_hash: prev.clone(),
-                hash: String::new(),
-            };
-            event.hash = event.compute_hash();
-            prev = event.hash.clone();
-            event
-        })
-        .collect()
-}
-
 struct Device {
     token: String,
     install_id: String,
     events: Vec<Event>,
-}
-
-fn http(server: &RunningServer) -> reqwest::Client {
-    reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(server.ca_pem.as_ref().unwrap().as_bytes()).unwrap(),
-        )
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
 }
 
 /// One device's sync: its batches in order, each request's latency.
@@ -147,7 +96,7 @@ struct Outcome {
     max: Duration,
 }
 
-async fn run(small_devices: usize) -> Outcome {
+async fn run(small_devices: usize, database: Option<&str>) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let mut devices: Vec<Device> = (0..small_devices)
         .map(|i| Device {
@@ -171,6 +120,8 @@ async fn run(small_devices: usize) -> Outcome {
         .collect();
     let mut config = ServerConfig::loopback(&dir.path().join("server"), &pairs);
     config.max_connections = small_devices + 64;
+    config.database_url = database
+        .map(|base| common::schema_url(base, &format!("load_{}", uuid::Uuid::now_v7().simple())));
     let server = start(config).await.unwrap();
     let total: u64 = devices.iter().map(|d| d.events.len() as u64).sum();
 
@@ -232,7 +183,7 @@ async fn run(small_devices: usize) -> Outcome {
 }
 
 /// The parts a request is made of, each measured alone.
-async fn costs() {
+async fn costs(database: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let server = start(ServerConfig::loopback(
         &dir.path().join("server"),
@@ -289,6 +240,30 @@ async fn costs() {
         (started.elapsed() / n).as_secs_f64() * 1e3
     );
 
+    // A durable PostgreSQL commit of one row, over loopback.
+    if let Some(base) = database {
+        let url = common::schema_url(base, "load_costs");
+        let per_commit = std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client
+                .batch_execute("DROP TABLE IF EXISTS t; CREATE TABLE t (v BIGINT)")
+                .unwrap();
+            let started = Instant::now();
+            for i in 0..n as i64 {
+                client
+                    .execute("INSERT INTO t (v) VALUES ($1)", &[&i])
+                    .unwrap();
+            }
+            started.elapsed() / n
+        })
+        .join()
+        .unwrap();
+        println!(
+            "cost: one durable PostgreSQL commit (one row, loopback, fsync on) {:.3} ms",
+            per_commit.as_secs_f64() * 1e3
+        );
+    }
+
     // An Ed25519 signature, as each receipt needs one.
     let key = altyn_consent_core::sync::wire::generate_signing_key();
     let message = vec![7u8; 2048];
@@ -315,23 +290,44 @@ fn main() {
         .split(',')
         .map(|n| n.trim().parse().expect("device counts"))
         .collect();
-    runtime.block_on(costs());
+    let database = std::env::var("ALTYN_LOAD_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    runtime.block_on(costs(database.as_deref()));
     println!(
-        "{:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
-        "devices", "events", "requests", "wall s", "events/s", "p50 ms", "p99 ms", "max ms"
+        "{:>10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "engine",
+        "devices",
+        "events",
+        "requests",
+        "wall s",
+        "events/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms"
     );
+    let engines: Vec<Option<&str>> = std::iter::once(None)
+        .chain(database.as_deref().map(Some))
+        .collect();
     for small in counts {
-        let o = runtime.block_on(run(small));
-        println!(
-            "{:>8} {:>8} {:>9} {:>9.2} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
-            o.devices,
-            o.events,
-            o.requests,
-            o.wall.as_secs_f64(),
-            o.events as f64 / o.wall.as_secs_f64(),
-            o.p50.as_secs_f64() * 1e3,
-            o.p99.as_secs_f64() * 1e3,
-            o.max.as_secs_f64() * 1e3
-        );
+        for &engine in &engines {
+            let o = runtime.block_on(run(small, engine));
+            println!(
+                "{:>10} {:>8} {:>8} {:>9} {:>9.2} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
+                if engine.is_some() {
+                    "postgres"
+                } else {
+                    "sqlite"
+                },
+                o.devices,
+                o.events,
+                o.requests,
+                o.wall.as_secs_f64(),
+                o.events as f64 / o.wall.as_secs_f64(),
+                o.p50.as_secs_f64() * 1e3,
+                o.p99.as_secs_f64() * 1e3,
+                o.max.as_secs_f64() * 1e3
+            );
+        }
     }
 }

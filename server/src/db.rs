@@ -265,7 +265,8 @@ impl Sql for PgTx<'_> {
                     .map(|i| {
                         let ty = row.columns()[i].type_();
                         Ok(if *ty == Type::INT8 {
-                            row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int)
+                            row.try_get::<_, Option<i64>>(i)?
+                                .map_or(Value::Null, Value::Int)
                         } else if *ty == Type::INT4 {
                             row.try_get::<_, Option<i32>>(i)?
                                 .map_or(Value::Null, |v| Value::Int(v.into()))

@@ -29,8 +29,8 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-pub use faults::{Fault, FaultPlan};
 pub use db::PgUrlError;
+pub use faults::{Fault, FaultPlan};
 pub use storage::{latest_schema_version, Refusal, Storage, StorageError};
 
 /// Every route the server answers, as `(method, OpenAPI path)`. A test

@@ -546,8 +546,7 @@ fn ingest(
         // Before an account is linked, an event's subject is its install id.
         if event.subject != subject && event.subject != event.install_id {
             return Err(
-                Refusal::new(403, "forbidden", "the event belongs to another subject")
-                    .about(event),
+                Refusal::new(403, "forbidden", "the event belongs to another subject").about(event),
             );
         }
         if event.compute_hash() != event.hash {

@@ -70,12 +70,9 @@ fn check(spec: &Value, schema: &str, value: &Value) {
 async fn schemas_match_real_payloads() {
     let spec = spec();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(common::config(
-        &dir.path().join("server"),
-        &[("t", "s")],
-    ))
-    .await
-    .unwrap();
+    let server = start(common::config(&dir.path().join("server"), &[("t", "s")]))
+        .await
+        .unwrap();
     let client = ConsentClient::open(ClientConfig::new(
         dir.path().join("app"),
         AppContext::new("desktop", "test", "linux"),
@@ -276,12 +273,9 @@ impl Contract {
 async fn real_responses_validate_against_the_contract() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(common::config(
-        &dir.path().join("server"),
-        &[("t", "s")],
-    ))
-    .await
-    .unwrap();
+    let server = start(common::config(&dir.path().join("server"), &[("t", "s")]))
+        .await
+        .unwrap();
     let client = ConsentClient::open(ClientConfig::new(
         dir.path().join("app"),
         AppContext::new("desktop", "test", "linux"),

@@ -37,12 +37,9 @@ fn sync_config(server: &RunningServer) -> SyncConfig {
 async fn a_long_ledger_restores_through_pages_and_the_pages_are_the_whole() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(common::config(
-        &dir.path().join("server"),
-        &[("t", "s")],
-    ))
-    .await
-    .unwrap();
+    let server = start(common::config(&dir.path().join("server"), &[("t", "s")]))
+        .await
+        .unwrap();
     let phone = open_client(&dir.path().join("phone"), &server);
     phone.relax_durability_for_bulk_load().unwrap();
     let p = phone.policy("ru");

@@ -4,7 +4,7 @@
 mod common;
 
 use altyn_consent_core::policy::PolicyDocument;
-use altyn_consent_server::{start};
+use altyn_consent_server::start;
 
 #[tokio::test]
 async fn a_bad_policy_file_stops_the_start_with_its_name() {

@@ -53,3 +53,64 @@ pub fn schema_url(base: &str, name: &str) -> String {
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options=-csearch_path%3D{name}")
 }
+
+/// A device's ledger, made in memory: `events` valid, chained events, as an
+/// app would have recorded them (an acceptance, then camera decisions).
+pub fn ledger(install_id: &str, events: u64) -> Vec<altyn_consent_core::ledger::Event> {
+    use altyn_consent_core::ledger::{AppContext, Decision, Event, EventKind, GENESIS_HASH};
+    let policy = altyn_consent_core::policy::PolicyDocument::bundled().reference();
+    let context = AppContext::new("android", "load", "14");
+    let start = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let mut prev = GENESIS_HASH.to_string();
+    (1..=events)
+        .map(|seq| {
+            let kind = if seq == 1 {
+                EventKind::PolicyAccepted {
+                    locale: "ru".into(),
+                    age_confirmed: true,
+                }
+            } else {
+                EventKind::PermissionDecided {
+                    permission: "camera".into(),
+                    decision: if seq % 2 == 0 {
+                        Decision::Granted
+                    } else {
+                        Decision::Denied
+                    },
+                    purposes: vec!["4.2.1".into(), "4.2.6".into()],
+                }
+            };
+            let mut event = Event {
+                id: uuid::Uuid::now_v7(),
+                seq,
+                at: altyn_consent_core::ledger::format_time(
+                    start + time::Duration::milliseconds(seq as i64),
+                ),
+                install_id: install_id.into(),
+                subject: install_id.into(),
+                policy: policy.clone(),
+                context: context.clone(),
+                kind,
+                prev_hash: prev.clone(),
+                hash: String::new(),
+            };
+            event.hash = event.compute_hash();
+            prev = event.hash.clone();
+            event
+        })
+        .collect()
+}
+
+/// An HTTPS client trusting the server's dev CA.
+pub fn http(server: &altyn_consent_server::RunningServer) -> reqwest::Client {
+    // reqwest is built without a default TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(server.ca_pem.as_ref().expect("a dev CA").as_bytes())
+                .expect("the dev CA"),
+        )
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("a client")
+}
