@@ -14,7 +14,9 @@
 //! Run: `cargo bench -p altyn-consent-server --bench load`
 //! (`ALTYN_LOAD_DEVICES=100,1000` to choose the device counts.) With
 //! `ALTYN_LOAD_DATABASE_URL` (e.g. a cluster of `scripts/pg-throwaway.sh`)
-//! each load runs on SQLite and then on PostgreSQL, side by side.
+//! each load runs on SQLite and then on PostgreSQL, side by side. Each load
+//! runs twice: every device starting in the same instant, and arrivals
+//! spread evenly over one second (`ALTYN_LOAD_SPREAD_MS`, 0 for none).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,7 +98,7 @@ struct Outcome {
     max: Duration,
 }
 
-async fn run(small_devices: usize, database: Option<&str>) -> Outcome {
+async fn run(small_devices: usize, database: Option<&str>, spread: Duration) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let mut devices: Vec<Device> = (0..small_devices)
         .map(|i| Device {
@@ -129,12 +131,15 @@ async fn run(small_devices: usize, database: Option<&str>) -> Outcome {
     let started = Instant::now();
     let tasks: Vec<_> = devices
         .iter()
-        .map(|d| {
-            tokio::spawn(sync_device(
-                http(&server),
-                server.base_url.clone(),
-                d.clone(),
-            ))
+        .enumerate()
+        .map(|(i, d)| {
+            // Arrivals: all at once, or evenly over `spread`.
+            let delay = spread.mul_f64(i as f64 / devices.len() as f64);
+            let (client, base, device) = (http(&server), server.base_url.clone(), d.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                sync_device(client, base, device).await
+            })
         })
         .collect();
     let mut latencies = Vec::new();
@@ -294,9 +299,19 @@ fn main() {
         .ok()
         .filter(|u| !u.is_empty());
     runtime.block_on(costs(database.as_deref()));
+    // Arrivals spread over this many milliseconds as well as all at once
+    // (ALTYN_LOAD_SPREAD_MS, 0 for none).
+    let spread: u64 = std::env::var("ALTYN_LOAD_SPREAD_MS")
+        .ok()
+        .map(|v| v.parse().expect("milliseconds"))
+        .unwrap_or(1000);
+    let arrivals: Vec<Duration> = std::iter::once(Duration::ZERO)
+        .chain((spread > 0).then(|| Duration::from_millis(spread)))
+        .collect();
     println!(
-        "{:>10} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
+        "{:>10} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9}",
         "engine",
+        "arrivals",
         "devices",
         "events",
         "requests",
@@ -311,23 +326,30 @@ fn main() {
         .collect();
     for small in counts {
         for &engine in &engines {
-            let o = runtime.block_on(run(small, engine));
-            println!(
-                "{:>10} {:>8} {:>8} {:>9} {:>9.2} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
-                if engine.is_some() {
-                    "postgres"
-                } else {
-                    "sqlite"
-                },
-                o.devices,
-                o.events,
-                o.requests,
-                o.wall.as_secs_f64(),
-                o.events as f64 / o.wall.as_secs_f64(),
-                o.p50.as_secs_f64() * 1e3,
-                o.p99.as_secs_f64() * 1e3,
-                o.max.as_secs_f64() * 1e3
-            );
+            for &spread in &arrivals {
+                let o = runtime.block_on(run(small, engine, spread));
+                println!(
+                    "{:>10} {:>9} {:>8} {:>8} {:>9} {:>9.2} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
+                    if engine.is_some() {
+                        "postgres"
+                    } else {
+                        "sqlite"
+                    },
+                    if spread.is_zero() {
+                        "at once".to_string()
+                    } else {
+                        format!("{} ms", spread.as_millis())
+                    },
+                    o.devices,
+                    o.events,
+                    o.requests,
+                    o.wall.as_secs_f64(),
+                    o.events as f64 / o.wall.as_secs_f64(),
+                    o.p50.as_secs_f64() * 1e3,
+                    o.p99.as_secs_f64() * 1e3,
+                    o.max.as_secs_f64() * 1e3
+                );
+            }
         }
     }
 }

@@ -366,6 +366,7 @@ fn read_key(path: &Path) -> Result<SigningKey, ServerError> {
 /// `altyn-consent-server` and `altyn-consent serve`.
 pub async fn serve_until_ctrl_c(config: ServerConfig) -> Result<(), ServerError> {
     let dir = config.data_dir.clone();
+    let stop = StopSignals::install();
     let server = start(config).await?;
     println!("consent server listening on {}", server.base_url);
     println!(
@@ -390,33 +391,62 @@ pub async fn serve_until_ctrl_c(config: ServerConfig) -> Result<(), ServerError>
         server.base_url,
         dir.display()
     );
-    stop_signal().await;
+    stop.wait().await;
     println!("shutting down");
     server.shutdown().await;
     Ok(())
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM (a service manager, a container runtime):
-/// both stop the server gracefully, requests in flight finishing.
-async fn stop_signal() {
+/// both stop the server gracefully, requests in flight finishing. The
+/// handlers are installed when this is made, before the server says where
+/// it listens: a stop sent the moment it does is not lost (the default
+/// action would kill the process).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            if self.interrupt.is_none() && self.terminate.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+            tokio::select! {
+                _ = next(self.interrupt) => {}
+                _ = next(self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
