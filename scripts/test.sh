@@ -66,7 +66,8 @@ rm -f "$test_log"
 step "the server's tests again, on PostgreSQL (a throw-away cluster), and two servers on one database"
 # Debian's PostgreSQL, a new cluster in a temporary folder run by an
 # unprivileged user on a loopback port; removed afterwards, also on failure.
-eval "$(scripts/pg-throwaway.sh start)"
+pg_env=$(scripts/pg-throwaway.sh start) || { echo "could not start a throw-away PostgreSQL"; exit 1; }
+eval "$pg_env"
 trap 'scripts/pg-throwaway.sh stop "$ALTYN_PG_DIR"' EXIT
 pg_log=$(mktemp)
 ALTYN_TEST_DATABASE_URL="$ALTYN_PG_URL" cargo test -p altyn-consent-server --locked --tests 2>&1 | tee "$pg_log"
@@ -201,6 +202,6 @@ else
   echo "swift: skipped (the chroot needs root; run scripts/swift-test.sh as root)"
 fi
 
-printf '\nscripts/test.sh: done in %ss (cargo tests, the server's tests on PostgreSQL, the demo, 5 export checks, the README walkthrough, fuzz targets, Kotlin JUnit, Swift XCTest, 4 Swift/C checks)\n' "$(( $(date +%s) - start ))"
+printf '\nscripts/test.sh: done in %ss (cargo tests, the server tests again on PostgreSQL, the demo, 5 export checks, the README walkthrough, fuzz targets, Kotlin JUnit, Swift XCTest, 4 Swift/C checks)\n' "$(( $(date +%s) - start ))"
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" = 0 ]

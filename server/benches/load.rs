@@ -125,8 +125,9 @@ async fn run(small_devices: usize, database: Option<&str>, rate: u64) -> Outcome
         .collect();
     let mut config = ServerConfig::loopback(&dir.path().join("server"), &pairs);
     config.max_connections = small_devices + 64;
-    config.database_url = database
-        .map(|base| common::schema_url(base, &format!("load_{}", uuid::Uuid::now_v7().simple())));
+    config.database_url = database.map(|base| {
+        common::schema_url(base, &format!("load_{}", uuid::Uuid::now_v7().simple())).into()
+    });
     let server = start(config).await.unwrap();
     let total: u64 = devices.iter().map(|d| d.events.len() as u64).sum();
 

@@ -146,6 +146,13 @@ impl Storage {
             )
             .about(event));
         }
+        if !crate::plain_text(&upload.install_id) {
+            return Err(Refusal::new(
+                400,
+                "bad_request",
+                "install_id must be 1 to 256 characters, none of them a control character",
+            ));
+        }
         if event.install_id != upload.install_id {
             return Err(Refusal::new(
                 400,
@@ -460,6 +467,19 @@ fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
+/// A subject named in an admin path.
+fn check_subject(subject: &str) -> Result<(), Refusal> {
+    if crate::plain_text(subject) {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            400,
+            "bad_request",
+            "the subject must be 1 to 256 characters, none of them a control character",
+        ))
+    }
+}
+
 /// `GET /v1/admin/reports`
 pub(crate) async fn admin_reports(
     State(state): State<Arc<AppState>>,
@@ -496,6 +516,9 @@ pub(crate) async fn admin_legal_holds(
     if let Err(r) = check_admin(&state, &headers) {
         return refusal(r);
     }
+    if let Err(r) = check_subject(&subject) {
+        return refusal(r);
+    }
     let holds: LegalHolds = match serde_json::from_slice(&body) {
         Ok(h) => h,
         Err(e) => {
@@ -524,6 +547,9 @@ pub(crate) async fn admin_unblock(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_admin(&state, &headers) {
+        return refusal(r);
+    }
+    if let Err(r) = check_subject(&subject) {
         return refusal(r);
     }
     let s = state.clone();

@@ -78,7 +78,7 @@ pub(crate) use params;
 pub(crate) enum DbError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", pg_reason(.0))]
     Postgres(#[from] postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     Pool(#[from] r2d2::Error),
@@ -88,6 +88,22 @@ pub(crate) enum DbError {
         wanted: &'static str,
         found: &'static str,
     },
+}
+
+/// What went wrong in PostgreSQL, readable: the server's code and message
+/// (never its DETAIL, which may quote a row), or the connection's cause
+/// (e.g. "password authentication failed", a certificate problem).
+pub(crate) fn pg_reason(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} ({})", db.message(), db.code().code());
+    }
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        reason = format!("{reason}: {cause}");
+        source = cause.source();
+    }
+    reason
 }
 
 /// One row of a result.
@@ -240,13 +256,21 @@ pub(crate) struct PgTx<'a> {
     statements: &'a mut HashMap<String, postgres::Statement>,
 }
 
+/// Statements with more parameters than this are prepared for one use:
+/// the batch statements' text changes with the batch's size, and caching
+/// each size would grow every connection's prepared statements without
+/// bound.
+const MAX_CACHED_PARAMS: usize = 8;
+
 impl PgTx<'_> {
-    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+    fn statement(&mut self, sql: &str, params: usize) -> Result<postgres::Statement, DbError> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
         let statement = self.tx.prepare(sql)?;
-        self.statements.insert(sql.to_string(), statement.clone());
+        if params <= MAX_CACHED_PARAMS {
+            self.statements.insert(sql.to_string(), statement.clone());
+        }
         Ok(statement)
     }
 }
@@ -257,7 +281,7 @@ fn pg_params(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 impl Sql for PgTx<'_> {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let statement = self.statement(sql)?;
+        let statement = self.statement(sql, params.len())?;
         let rows = self.tx.query(&statement, &pg_params(params))?;
         rows.iter()
             .map(|row| {
@@ -282,7 +306,7 @@ impl Sql for PgTx<'_> {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        let statement = self.statement(sql)?;
+        let statement = self.statement(sql, params.len())?;
         Ok(self.tx.execute(&statement, &pg_params(params))?)
     }
 
@@ -367,7 +391,19 @@ impl Engine {
                 let pool = pool.as_ref().expect("the pool is there until dropped");
                 let mut conn = pool.get().map_err(DbError::from)?;
                 let PgConn { client, statements } = &mut *conn;
-                let tx = client.transaction().map_err(DbError::from)?;
+                // A read sees one snapshot (events and the receipts over
+                // them agree); a write reads the latest committed rows and
+                // locks what it must (READ COMMITTED with FOR UPDATE).
+                let tx = if write {
+                    client.transaction()
+                } else {
+                    client
+                        .build_transaction()
+                        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                        .read_only(true)
+                        .start()
+                }
+                .map_err(DbError::from)?;
                 let mut tx = PgTx { tx, statements };
                 let out = f(&mut tx)?;
                 tx.tx.commit().map_err(DbError::from)?;
@@ -380,15 +416,18 @@ impl Engine {
 /// Where a PostgreSQL URL points, without its user or password (for
 /// messages and logs).
 pub(crate) fn pg_target(config: &postgres::Config) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
+    let host = match config.get_hostaddrs().first() {
+        Some(ip) => ip.to_string(),
+        None => config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                postgres::config::Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into()),
+    };
     let port = config.get_ports().first().copied().unwrap_or(5432);
     format!(
         "postgres://{host}:{port}/{}",
@@ -401,7 +440,9 @@ pub(crate) fn pg_target(config: &postgres::Config) -> String {
 /// TLS is allowed.
 fn all_local(config: &postgres::Config) -> bool {
     let hosts = config.get_hosts();
+    // A `hostaddr` is where the client really connects.
     !hosts.is_empty()
+        && config.get_hostaddrs().iter().all(|ip| ip.is_loopback())
         && hosts.iter().all(|h| match h {
             postgres::config::Host::Tcp(name) => {
                 name == "localhost"
@@ -448,6 +489,24 @@ pub(crate) fn pg_connector(
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
+    // A server that freezes while it holds an installation's row must not
+    // stop the others' uploads for it: locks, statements and transactions
+    // left open end in seconds (the client retries), and a peer that is
+    // gone is noticed by TCP within a minute. The URL's own settings win.
+    let mut options = config.get_options().unwrap_or("").to_string();
+    for (name, value) in [
+        ("lock_timeout", "10s"),
+        ("statement_timeout", "30s"),
+        ("idle_in_transaction_session_timeout", "30s"),
+    ] {
+        if !options.contains(name) {
+            options = format!("{options} -c {name}={value}").trim().to_string();
+        }
+    }
+    config.options(&options);
+    config.keepalives(true);
+    config.keepalives_idle(Duration::from_secs(30));
+    config.tcp_user_timeout(Duration::from_secs(60));
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = ca_pem {

@@ -68,7 +68,7 @@ pub struct ServerConfig {
     /// `sslmode=require` only a database on this machine (loopback, Unix
     /// socket) is accepted. Several servers may share one database.
     #[arg(long, env = "ALTYN_SERVER_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
     /// PEM CA certificate of the PostgreSQL server's TLS, beside the
     /// Mozilla roots.
     #[arg(long, env = "ALTYN_SERVER_DATABASE_CA", requires = "database_url")]
@@ -143,6 +143,37 @@ pub struct ServerConfig {
     /// Requests a token may send at once above its rate.
     #[arg(long, env = "ALTYN_SERVER_RATE_BURST", default_value_t = 200)]
     pub rate_limit_burst: u32,
+}
+
+/// A PostgreSQL URL. It may hold a password, so its `Debug` shows none of
+/// it (a configuration printed for a bug report stays shareable).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        DatabaseUrl(url)
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(url.to_string()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(…)")
+    }
 }
 
 /// The admin token of [`ServerConfig::loopback`] servers (tests, the demo).
@@ -494,7 +525,7 @@ fn open_storage(config: &ServerConfig) -> Result<(Storage, KeyRing, KeyRing), Se
                 })?),
                 None => None,
             };
-            Storage::connect(url, ca.as_deref(), config.database_pool_size)?
+            Storage::connect(url.as_str(), ca.as_deref(), config.database_pool_size)?
         }
         None => Storage::open(&config.data_dir.join("server.db"))?,
     };
@@ -678,6 +709,15 @@ pub(crate) fn refusal(r: Refusal) -> Response {
     (status, Json(r.error)).into_response()
 }
 
+/// Text the server stores or looks up (an installation id, a subject, a
+/// locale): 1 to 256 characters, no control character. PostgreSQL refuses
+/// a NUL in text, and nothing legitimate holds one: refused as a bad
+/// request rather than failing in storage (a 500 the client would retry
+/// for ever).
+pub(crate) fn plain_text(text: &str) -> bool {
+    (1..=256).contains(&text.chars().count()) && !text.chars().any(char::is_control)
+}
+
 /// The bearer token of a request; the scheme's name is case-insensitive
 /// (RFC 9110, 11.1).
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -764,6 +804,13 @@ async fn upload(
         );
     }
     let install_id = raw.install_id;
+    if !plain_text(&install_id) {
+        return refusal(Refusal::new(
+            400,
+            "bad_request",
+            "install_id must be 1 to 256 characters, none of them a control character",
+        ));
+    }
     if events.is_empty() {
         return refusal(Refusal::new(
             400,
@@ -817,7 +864,9 @@ fn cursor(install_id: &str, seq: u64) -> String {
 
 fn parse_cursor(text: &str) -> Option<(String, u64)> {
     let (install, seq) = text.split_once('.')?;
-    let install = String::from_utf8(hex::decode(install).ok()?).ok()?;
+    let install = String::from_utf8(hex::decode(install).ok()?)
+        .ok()
+        .filter(|i| plain_text(i))?;
     Some((install, seq.parse().ok()?))
 }
 
@@ -889,6 +938,13 @@ async fn current_policy(
         return refusal(r);
     }
     let locale = query.locale.unwrap_or_else(|| "ru".into());
+    if !plain_text(&locale) || !plain_text(&policy_id) {
+        return refusal(Refusal::new(
+            400,
+            "bad_request",
+            "the policy id and locale must be 1 to 256 characters, none of them a control character",
+        ));
+    }
     let (s, id) = (state.clone(), policy_id.clone());
     match company::blocking(move || s.storage.current_policy(&id, &locale)).await {
         Ok(Some((hash, signed))) => {

@@ -394,3 +394,39 @@ fn sigterm_stops_the_server_gracefully() {
     assert!(exit.success(), "{exit:?}");
     assert!(rest.iter().any(|l| l == "shutting down"), "{rest:?}");
 }
+
+#[tokio::test]
+async fn text_with_a_control_character_is_a_bad_request_not_a_storage_failure() {
+    // PostgreSQL refuses a NUL in text: a 500 there would be retried for
+    // ever by the client. Both engines answer 400 before storage.
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_with(dir.path(), |_| {}).await;
+    let client = common::http(&server);
+    let base = &server.base_url;
+    let upload = client
+        .post(format!("{base}v1/events"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(r#"{"install_id":"a\u0000b","events":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 400);
+    let cursor = format!("{}.1", hex::encode("a\0b"));
+    for path in [
+        format!("v1/events?limit=10&after={cursor}"),
+        "v1/policies/altyncoin-privacy?locale=r%00u".to_string(),
+    ] {
+        let response = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["error"], "bad_request", "{path}");
+    }
+    server.shutdown().await;
+}

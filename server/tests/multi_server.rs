@@ -1,7 +1,7 @@
 //! Several server processes in front of one PostgreSQL (issue #12):
 //! exactly-once rests on the database's constraints and transactions, not
-//! on a process's memory. Two servers on loopback share one database and
-//! one data folder's keys; devices upload concurrently, each batch to one
+//! on a process's memory. Two server processes (the binary, started twice)
+//! on loopback share one database and one data folder's keys; devices upload concurrently, each batch to one
 //! server and the same batch at the same moment to the other (a client that
 //! timed out and retried elsewhere); afterwards every device's events are
 //! stored once, in order, with valid receipts, seen the same from both.
@@ -15,8 +15,8 @@ mod common;
 use std::sync::Arc;
 
 use altyn_consent_core::ledger::Event;
-use altyn_consent_core::sync::wire::{Receipt, UploadBatch};
-use altyn_consent_server::{start, RunningServer, Storage, StorageError};
+use altyn_consent_core::sync::wire::{EventsPage, Receipt, UploadBatch};
+use altyn_consent_server::{start, Storage, StorageError};
 
 const NEEDS_PG: &str =
     "needs ALTYN_TEST_DATABASE_URL (scripts/test.sh starts a throw-away PostgreSQL)";
@@ -55,34 +55,98 @@ fn receipt(status: u16, body: &[u8]) -> Receipt {
     serde_json::from_slice(body).expect("a receipt")
 }
 
+/// A server process (`altyn-consent-server`), stopped with SIGTERM.
+struct ServerProcess {
+    child: std::process::Child,
+    base_url: String,
+}
+
+impl ServerProcess {
+    /// Starts the binary on a free loopback port; the database URL and the
+    /// tokens go by environment (not in the process list).
+    fn start(data: &std::path::Path, database_url: &str, tokens: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_altyn-consent-server"))
+            .args(["--listen", "127.0.0.1:0", "--server-data-dir"])
+            .arg(data)
+            .env("ALTYN_SERVER_DATABASE_URL", database_url)
+            .env("ALTYN_SERVER_TOKENS", tokens)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server binary starts");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("a first line").unwrap();
+        let base_url = first
+            .strip_prefix("consent server listening on ")
+            .unwrap_or_else(|| panic!("{first}"))
+            .to_string();
+        // The rest of its output, read so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+        ServerProcess { child, base_url }
+    }
+
+    fn stop(mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(self.child.wait().unwrap().success(), "a graceful stop");
+    }
+}
+
+impl Drop for ServerProcess {
+    /// A test that fails leaves no server running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Every event and receipt of the token's subject, as one server answers.
+async fn events_of(client: &reqwest::Client, server: &str, token: &str) -> EventsPage {
+    let response = client
+        .get(format!("{server}v1/events"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs ALTYN_TEST_DATABASE_URL (scripts/test.sh starts a throw-away PostgreSQL)"]
-async fn two_servers_one_database_store_every_event_once_in_order() {
+async fn two_server_processes_one_database_store_every_event_once_in_order() {
     database();
     const DEVICES: usize = 24;
     const EVENTS: u64 = 60;
     const BATCH: usize = 10;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
-    let tokens: Vec<(String, String)> = (0..DEVICES)
-        .map(|i| (format!("token-{i}"), format!("subject-{i}")))
+    let url = common::database_url_for(&data).unwrap();
+    let tokens: String = (0..DEVICES)
+        .map(|i| format!("token-{i}=subject-{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    // Two processes, one data folder (its keys and dev CA) and one
+    // database: the second reads the keys the first made.
+    let processes = [
+        ServerProcess::start(&data, &url, &tokens),
+        ServerProcess::start(&data, &url, &tokens),
+    ];
+    let servers: Arc<[String; 2]> =
+        Arc::new([processes[0].base_url.clone(), processes[1].base_url.clone()]);
+    let ca = std::fs::read_to_string(data.join("dev-ca.pem")).unwrap();
+    let keys: Vec<_> = std::fs::read_to_string(data.join("receipt-keys.pub"))
+        .unwrap()
+        .lines()
+        .map(|k| altyn_consent_core::sync::wire::parse_verifying_key(k).unwrap())
         .collect();
-    let pairs: Vec<(&str, &str)> = tokens
-        .iter()
-        .map(|(t, s)| (t.as_str(), s.as_str()))
-        .collect();
-    // One data folder (its keys and dev CA) and one database for both: the
-    // second server reads the keys the first made.
-    let a = start(common::config(&data, &pairs)).await.unwrap();
-    let b = start(common::config(&data, &pairs)).await.unwrap();
-    assert_eq!(
-        a.receipt_keys, b.receipt_keys,
-        "the servers share their keys"
-    );
-    let servers: Arc<[RunningServer; 2]> = Arc::new([a, b]);
 
-    // Each device's installation belongs to its token's subject; its
-    // events name the installation (as before an account is linked).
     let devices: Vec<(String, String, Vec<Event>)> = (0..DEVICES)
         .map(|i| {
             let install = format!("install-{i}");
@@ -96,29 +160,18 @@ async fn two_servers_one_database_store_every_event_once_in_order() {
         .cloned()
         .enumerate()
         .map(|(i, (token, install, events))| {
-            let servers = servers.clone();
+            let (servers, ca) = (servers.clone(), ca.clone());
             tokio::spawn(async move {
-                let clients = [common::http(&servers[0]), common::http(&servers[1])];
+                // A client per server, as a phone retrying elsewhere would.
+                let clients = [common::http_with_ca(&ca), common::http_with_ca(&ca)];
                 let mut receipts = Vec::new();
                 for (n, batch) in events.chunks(BATCH).enumerate() {
                     // Alternating servers, devices out of step with each other.
                     let first = (n + i) % 2;
                     let other = 1 - first;
                     let (x, y) = tokio::join!(
-                        upload(
-                            &clients[first],
-                            &servers[first].base_url,
-                            &token,
-                            &install,
-                            batch
-                        ),
-                        upload(
-                            &clients[other],
-                            &servers[other].base_url,
-                            &token,
-                            &install,
-                            batch
-                        ),
+                        upload(&clients[first], &servers[first], &token, &install, batch),
+                        upload(&clients[other], &servers[other], &token, &install, batch),
                     );
                     let (x, y) = (receipt(x.0, &x.1), receipt(y.0, &y.1));
                     // Both acknowledge the whole batch and the same chain head.
@@ -139,46 +192,54 @@ async fn two_servers_one_database_store_every_event_once_in_order() {
         all_receipts.push(task.await.unwrap());
     }
 
+    // Counted in the database itself.
     let total = DEVICES as u64 * EVENTS;
-    for server in servers.iter() {
-        assert_eq!(
-            server.event_counts(),
-            (total, total),
-            "every event stored once"
-        );
-    }
-    for (i, ((_, install, events), receipts)) in devices.iter().zip(&all_receipts).enumerate() {
+    let counted = url.clone();
+    let (stored, distinct) = std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&counted, postgres::NoTls).unwrap();
+        let row = client
+            .query_one("SELECT count(*), count(DISTINCT id) FROM events", &[])
+            .unwrap();
+        (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        (stored, distinct),
+        (total, total),
+        "every event stored once"
+    );
+    let client = common::http_with_ca(&ca);
+    for ((token, install, events), receipts) in devices.iter().zip(&all_receipts) {
         for server in servers.iter() {
-            let page = server.events_of(&format!("subject-{i}"));
+            let page = events_of(&client, server, token).await;
             assert_eq!(&page.events, events, "{install}: stored as sent, in order");
             // Every receipt either server gave is kept and verifies.
             assert_eq!(page.receipts.len(), receipts.len(), "{install}");
             for receipt in &page.receipts {
-                receipt.verify(&server.receipt_keys).unwrap();
+                receipt.verify(&keys).unwrap();
             }
         }
         for receipt in receipts {
-            receipt.verify(&servers[0].receipt_keys).unwrap();
+            receipt.verify(&keys).unwrap();
         }
     }
 
     // The chain is the database's: an event that does not continue it, or
     // another event under a stored id, is refused by either server.
     let (token, install, events) = &devices[0];
-    let client = common::http(&servers[1]);
     let gap = common::ledger(install, EVENTS + 2).split_off(EVENTS as usize + 1);
-    let (status, body) = upload(&client, &servers[1].base_url, token, install, &gap).await;
+    let (status, body) = upload(&client, &servers[1], token, install, &gap).await;
     assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
     let mut forged = events[3].clone();
     forged.kind = events[4].kind.clone();
     forged.hash = forged.compute_hash();
-    let (status, _) = upload(&client, &servers[1].base_url, token, install, &[forged]).await;
+    let (status, _) = upload(&client, &servers[0], token, install, &[forged]).await;
     assert_eq!(status, 409);
-    assert_eq!(servers[0].event_counts(), (total, total));
 
-    let [a, b] = Arc::into_inner(servers).expect("no task holds the servers");
-    a.shutdown().await;
-    b.shutdown().await;
+    for process in processes {
+        process.stop();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,7 +250,7 @@ async fn servers_starting_at_once_migrate_the_database_once() {
     let url = common::schema_url(&base, &format!("m_{}", uuid::Uuid::now_v7().simple()));
     let config = |name: &str| {
         let mut config = common::config(&dir.path().join(name), &[("t", "s")]);
-        config.database_url = Some(url.clone());
+        config.database_url = Some(url.clone().into());
         config
     };
     let (a, b, c) = tokio::join!(start(config("a")), start(config("b")), start(config("c")));
@@ -281,6 +342,23 @@ fn a_database_elsewhere_needs_tls_and_no_message_repeats_the_password() {
     assert!(text.contains("sslmode=require"), "{text}");
     assert!(text.contains("db.example.com"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
+
+    // `hostaddr` is where the client connects, whatever the host's name.
+    let elsewhere = Storage::connect(
+        "postgres://altyn:s3cret@localhost/consent?hostaddr=203.0.113.5",
+        None,
+        2,
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(
+            elsewhere,
+            StorageError::Url(altyn_consent_server::PgUrlError::NeedsTls(_))
+        ),
+        "{elsewhere}"
+    );
+    assert!(elsewhere.to_string().contains("203.0.113.5"), "{elsewhere}");
 
     let invalid = Storage::connect("postgres://altyn:s3cret@host:notaport/consent", None, 2)
         .err()

@@ -22,7 +22,7 @@ pub fn test_database() -> Option<String> {
 /// tests running at once do not meet).
 pub fn config(data_dir: &Path, tokens: &[(&str, &str)]) -> ServerConfig {
     let mut config = ServerConfig::loopback(data_dir, tokens);
-    config.database_url = database_url_for(data_dir);
+    config.database_url = database_url_for(data_dir).map(Into::into);
     config
 }
 
@@ -103,13 +103,15 @@ pub fn ledger(install_id: &str, events: u64) -> Vec<altyn_consent_core::ledger::
 
 /// An HTTPS client trusting the server's dev CA.
 pub fn http(server: &altyn_consent_server::RunningServer) -> reqwest::Client {
+    http_with_ca(server.ca_pem.as_ref().expect("a dev CA"))
+}
+
+/// An HTTPS client trusting the CA `pem`.
+pub fn http_with_ca(pem: &str) -> reqwest::Client {
     // reqwest is built without a default TLS provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(server.ca_pem.as_ref().expect("a dev CA").as_bytes())
-                .expect("the dev CA"),
-        )
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("the dev CA"))
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .expect("a client")
