@@ -97,8 +97,10 @@ pub(crate) fn pg_reason(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return format!("{} ({})", db.message(), db.code().code());
     }
+    // The error's text already ends with its direct cause; the causes of
+    // that cause follow.
     let mut reason = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(e).and_then(|cause| cause.source());
     while let Some(cause) = source {
         reason = format!("{reason}: {cause}");
         source = cause.source();
@@ -553,7 +555,7 @@ pub(crate) fn pg_pool(
         .map(|pool| PgPool(Some(pool)))
 }
 
-/// Whether a SQLite database file has a write-ahead log beside it.
+/// The write-ahead log's path beside a SQLite database file.
 pub(crate) fn wal_path(path: &Path) -> std::path::PathBuf {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use std::collections::HashMap;
 
-use crate::db::{params, DbError, Engine, Sql, Value};
+use crate::db::{params, wal_path, DbError, Engine, Sql, Value};
 
 use altyn_consent_core::ledger::{ChainHead, Event, GENESIS_HASH};
 use altyn_consent_core::policy::PolicyDocument;
@@ -157,8 +157,6 @@ impl Storage {
         }
     }
 }
-
-use crate::db::wal_path;
 
 /// A stored JSON body that does not decode is a broken database, not a
 /// bad request.
